@@ -1,0 +1,36 @@
+"""The base of every API viewset: scoping is owned here, not by subclasses.
+
+A subclass names its queryset; `get_queryset` always narrows it to the API
+key's organisation and cannot be overridden (the class refuses at import), so
+no endpoint can forget tenancy. Extra narrowing goes in `filter_queryset_for`.
+"""
+
+from rest_framework import viewsets
+
+
+class OrgScopedViewSet(viewsets.GenericViewSet):
+    queryset = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides get_queryset; override filter_queryset_for(queryset) instead "
+                "so organisation scoping stays in OrgScopedViewSet."
+            )
+
+    @property
+    def org(self):
+        return self.request.auth.organization
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI schema generation
+            return self.queryset.none()
+        queryset = self.queryset.all().filter(organization=self.org)
+        return self.filter_queryset_for(queryset)
+
+    def filter_queryset_for(self, queryset):
+        return queryset
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "org": self.org}

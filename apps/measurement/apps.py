@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MeasurementConfig(AppConfig):
+    name = "apps.measurement"
+    label = "measurement"

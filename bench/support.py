@@ -1,0 +1,156 @@
+"""Pieces the benchmarks share: a database of their own, gunicorn, a load driver.
+
+The bench process itself never imports Django: everything that needs the
+project runs in a subprocess with `bench.settings`, as it would in production.
+"""
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def bench_database_url() -> str:
+    """DATABASE_URL renamed to `<name>_bench`, the database created if missing.
+
+    Benchmarks write fixtures (an organisation, API keys); a database of their
+    own keeps those out of the one `make run` shows.
+    """
+    import dj_database_url
+    import psycopg2
+    from psycopg2 import sql
+
+    url = os.environ["DATABASE_URL"]
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_bench"
+    config = dj_database_url.parse(url)
+    params = {"host": config["HOST"], "port": config["PORT"], "user": config["USER"]}
+    params["password"] = config["PASSWORD"]
+    admin = psycopg2.connect(dbname="postgres", **{k: v for k, v in params.items() if v})
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def django_env(**overrides: str) -> dict[str, str]:
+    """The environment of every project subprocess a benchmark starts."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "REVOPS_ENV": "development",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        # Throttle counters and other cache entries stay apart from `make run`'s.
+        "CACHE_KEY_PREFIX": "revops-bench",
+        **overrides,
+    }
+
+
+def project_run(*args: str, env: dict[str, str]) -> str:
+    """Run `python ARGS` in the project root; return stdout, or raise with the stderr tail."""
+    result = subprocess.run([PYTHON, *args], cwd=ROOT, env=env, text=True, capture_output=True)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"`python {' '.join(args)}` exited with {result.returncode}:\n{tail}")
+    return result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(*, env: dict[str, str], workers: int = 2, timeout: float = 60):
+    """Serve the project with gunicorn sync workers on a free loopback port; yield its base URL."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        PYTHON, "-m", "gunicorn", "revops.wsgi:application",
+        "--workers", str(workers),
+        "--bind", f"127.0.0.1:{port}",
+        "--chdir", str(ROOT),
+        "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with code {server.returncode} before serving")
+            try:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):  # still booting
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f}s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def drive(url: str, *, count: int, clients: int, headers: dict | None = None):
+    """GET `url` `count` times from `clients` threads; return (latencies in s, wall time in s).
+
+    Every response must be a 200: timing error pages would measure the wrong thing.
+    """
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    share = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
+
+    def client(n: int):
+        mine = []
+        with requests.Session() as session:
+            session.headers.update(headers or {})
+            for _ in range(n):
+                start = time.perf_counter()
+                response = session.get(url, timeout=30)
+                mine.append(time.perf_counter() - start)
+                if response.status_code != 200 and not errors:
+                    errors.append(f"{url} answered {response.status_code}: {response.text[:300]}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in share]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(errors[0])
+    return latencies, wall
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]

@@ -1,0 +1,57 @@
+"""The Celery application and the beat schedule.
+
+Every periodic job is listed here, in code, with why it runs at its cadence.
+Each entry carries `expires` so that a backlog built while workers were down
+is dropped rather than replayed in a burst: every job is a sweep that the next
+tick repeats anyway.
+"""
+
+import os
+from datetime import timedelta
+
+from celery import Celery
+from celery.schedules import crontab
+from celery.signals import worker_ready
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "revops.settings")
+
+app = Celery("revops")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Events are relayed as soon as their transaction commits; this sweep is
+    # the safety net for the ones whose on-commit enqueue never reached Redis.
+    "relay-outbox": {
+        "task": "integrations.relay_outbox",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    },
+    # Webhook retries are rows with a due time, not Celery countdowns, so a
+    # Redis restart cannot lose them; this sweep sends whatever is due.
+    "sweep-webhook-deliveries": {
+        "task": "integrations.sweep_deliveries",
+        "schedule": timedelta(seconds=10),
+        "options": {"expires": 10},
+    },
+    # /readyz reports a worker as alive while this heartbeat is fresh.
+    "worker-heartbeat": {
+        "task": "core.worker_heartbeat",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 30},
+    },
+    # Relayed outbox rows and old delivery logs are pruned nightly, off-peak.
+    "prune-integration-logs": {
+        "task": "integrations.prune",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 3600},
+    },
+}
+
+
+@worker_ready.connect
+def _heartbeat_on_start(sender, **kwargs):
+    # /readyz turns green as soon as a worker is up, not one beat interval later.
+    from apps.core.tasks import worker_heartbeat
+
+    worker_heartbeat()

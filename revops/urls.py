@@ -1,0 +1,46 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from apps.core import views as core_views
+
+# Pages of one organisation: /o/<org_slug>/... Every view here is wrapped by
+# apps.accounts.access.org_view, which resolves the organisation from the URL.
+org_patterns = [
+    path("", core_views.org_home, name="org_home"),
+    path("strategy/", core_views.section("strategy"), name="strategy_index"),
+    path("execution/", core_views.section("execution"), name="execution_index"),
+    path("measurement/", core_views.section("measurement"), name="measurement_index"),
+    path("governance/", core_views.section("governance"), name="governance_index"),
+    path("settings/", include("apps.accounts.urls")),
+    path("settings/webhooks/", include("apps.integrations.urls")),
+    path("settings/", include("apps.audit.urls")),
+]
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("", core_views.home, name="home"),
+    path("", include("apps.accounts.urls_global")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("revops.api_urls")),
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
+        name="api-schema",
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api-schema", authentication_classes=[], permission_classes=[AllowAny]
+        ),
+        name="api-docs",
+    ),
+    path("o/<slug:org_slug>/", include(org_patterns)),
+]
+
+handler400 = "apps.core.handlers.bad_request"
+handler404 = "apps.core.handlers.not_found"
+handler500 = "apps.core.handlers.server_error"

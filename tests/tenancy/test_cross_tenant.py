@@ -1,0 +1,199 @@
+"""Every route, walked as an outsider: another organisation's data is a 404, never a 403, never data.
+
+The test enumerates the URLconf. A route it does not know how to exercise
+fails `test_every_route_is_covered`, so a new page or endpoint cannot skip
+tenancy: add it to ORG_PAGES, API_ROUTES or PUBLIC_ROUTES below.
+"""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from apps.accounts import services as account_services
+from apps.accounts.roles import Role
+from apps.integrations import services as integration_services
+from apps.integrations.models import WebhookDelivery
+from tests import factories
+from tests.conftest import api_client_for
+
+pytestmark = pytest.mark.django_db
+
+# Routes outside any organisation, each with why it needs no tenant check.
+PUBLIC_ROUTES = {
+    "healthz": "liveness; no data",
+    "readyz": "readiness; details only for staff",
+    "home": "redirects to one of the user's own organisations",
+    "org_create": "creates a new organisation owned by the caller",
+    "invitation_accept": "the token itself grants access; tested in tests/accounts",
+    "api-schema": "the public OpenAPI schema; no data",
+    "api-docs": "interactive docs; no data",
+}
+PUBLIC_PREFIXES = ("accounts/", "admin/")  # allauth's own pages and Django admin (staff only)
+
+# Organisation pages: route name -> the kind of object its <pk> names (None: no pk).
+ORG_PAGES = {
+    "org_home": None,
+    "strategy_index": None,
+    "execution_index": None,
+    "measurement_index": None,
+    "governance_index": None,
+    "settings_org": None,
+    "settings_members": None,
+    "settings_member_role": "member",
+    "settings_member_remove": "member",
+    "settings_invitations": None,
+    "settings_invitation_revoke": "invitation",
+    "settings_teams": None,
+    "settings_team": "team",
+    "settings_team_delete": "team",
+    "settings_api_keys": None,
+    "settings_api_key_revoke": "api_key",
+    "mfa_required": None,
+    "settings_webhooks": None,
+    "settings_webhook": "webhook",
+    "settings_webhook_rotate": "webhook",
+    "settings_webhook_test": "webhook",
+    "settings_webhook_delete": "webhook",
+    "settings_webhook_delivery": "delivery",
+    "settings_webhook_redeliver": "delivery",
+    "settings_audit": None,
+    "settings_security": None,
+    "settings_security_export": None,
+}
+
+# API routes: route name -> the kind of object its <pk> names (None: list or singleton).
+API_ROUTES = {
+    "api-organization": None,
+    "api-member-list": None,
+    "api-member-detail": "member",
+    "api-team-list": None,
+    "api-team-detail": "team",
+    "api-webhook-endpoint-list": None,
+    "api-webhook-endpoint-detail": "webhook",
+    "api-webhook-delivery-list": None,
+    "api-webhook-delivery-detail": "delivery",
+    "api-webhook-delivery-redeliver": "delivery",
+}
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern.name
+
+
+def all_routes():
+    return list(_walk(get_resolver().url_patterns))
+
+
+def test_every_route_is_covered():
+    unknown = []
+    for route, name in all_routes():
+        if route.startswith(PUBLIC_PREFIXES) or name in PUBLIC_ROUTES:
+            continue
+        if name in ORG_PAGES or name in API_ROUTES:
+            continue
+        unknown.append(f"{route} (name={name})")
+    assert not unknown, "Routes with no cross-tenant coverage; add them to this test:\n" + "\n".join(unknown)
+
+
+def test_registry_names_exist():
+    names = {name for _, name in all_routes()}
+    stale = sorted((set(ORG_PAGES) | set(API_ROUTES)) - names)
+    assert not stale, f"Registered routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def victim(org, owner):
+    """The organisation under attack, with one object of every kind."""
+    member = factories.make_member(org, role=Role.SALES_REP)
+    team = account_services.team_create(org=org, name="Secret team", members=[member])
+    invitation, _ = account_services.invitation_create(
+        org=org, email="newbie@acme.test", role=Role.VIEWER, invited_by=owner
+    )
+    api_key, _ = factories.make_api_key(org, name="Secret key")
+    webhook = integration_services.webhook_endpoint_create(org=org, url="https://hooks.acme.test/in")
+    event = integration_services.webhook_send_test(org=org, endpoint=webhook)
+    integration_services.outbox_relay()
+    delivery = WebhookDelivery.objects.get(event=event)
+    return {
+        "org": org,
+        "member": member,
+        "team": team,
+        "invitation": invitation,
+        "api_key": api_key,
+        "webhook": webhook,
+        "delivery": delivery,
+    }
+
+
+def _org_route_names():
+    return [name for _, name in all_routes() if name in ORG_PAGES]
+
+
+@pytest.mark.parametrize("name", sorted(ORG_PAGES))
+def test_outsider_gets_404_on_every_org_page(name, victim, outsider_client, other_org):
+    kind = ORG_PAGES[name]
+    kwargs = {"org_slug": victim["org"].slug}
+    if kind:
+        kwargs["pk"] = victim[kind].pk
+    url = reverse(name, kwargs=kwargs)
+    for method in ("get", "post"):
+        response = getattr(outsider_client, method)(url)
+        assert response.status_code == 404, f"{method.upper()} {url} -> {response.status_code}"
+        assert b"Secret" not in response.content
+
+    if kind:
+        # Their own organisation's address, our object's id: still nothing.
+        own_url = reverse(name, kwargs={"org_slug": other_org.slug, "pk": victim[kind].pk})
+        for method in ("get", "post"):
+            response = getattr(outsider_client, method)(own_url)
+            assert response.status_code == 404, f"{method.upper()} {own_url} -> {response.status_code}"
+
+
+def test_anonymous_visitors_are_sent_to_login(client, victim):
+    response = client.get(reverse("settings_teams", kwargs={"org_slug": victim["org"].slug}))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("name", sorted(API_ROUTES))
+def test_outsider_key_never_reaches_another_orgs_objects(name, victim, other_org):
+    outsider_api = api_client_for(other_org)
+    kind = API_ROUTES[name]
+    if kind is None:
+        response = outsider_api.get(reverse(name))
+        assert response.status_code == 200, response.content
+        body = response.content.decode()
+        assert "Secret" not in body
+        assert "hooks.acme.test" not in body
+        assert f'"slug":"{victim["org"].slug}"' not in body.replace(" ", "")
+        return
+    url = reverse(name, kwargs={"pk": victim[kind].pk})
+    methods = ["post"] if name.endswith(("redeliver",)) else ["get", "patch", "delete"]
+    for method in methods:
+        response = getattr(outsider_api, method)(url, {}, format="json")
+        assert response.status_code == 404, f"{method.upper()} {url} -> {response.status_code}"
+        assert response.json()["error"]["code"] == "not_found"
+    # Nothing was changed or removed on the victim's side.
+    model = type(victim[kind])
+    assert model.objects.filter(pk=victim[kind].pk).exists()
+
+
+def test_api_routes_are_the_ones_registered():
+    api_names = {name for route, name in all_routes() if route.startswith("api/v1/")}
+    assert api_names == set(API_ROUTES), "API routes changed: update API_ROUTES"
+
+
+def test_pages_route_names_match_the_url_shapes():
+    for route, name in all_routes():
+        if name in ORG_PAGES:
+            has_pk = "<int:pk>" in route or "<pk>" in route
+            assert has_pk == (ORG_PAGES[name] is not None), f"{name}: {route}"
+            assert route.startswith("o/<slug:org_slug>/"), route
+        if API_ROUTES.get(name):
+            assert re.search(r"\(\?P<pk>", route) or "<pk>" in route, route
