@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	@command -v python$(PYTHON_VERSION) >/dev/null || { echo "Python $(PYTHON_VERSION) is required (pyenv install $(PYTHON_VERSION))"; exit 1; }
 	test -d $(VENV) || python$(PYTHON_VERSION) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,local]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,7 +1,7 @@
 """Pieces the benchmarks share: a database of their own, gunicorn, a load driver.
 
-The bench process itself never imports Django: everything that needs the
-project runs in a subprocess with `bench.settings`, as it would in production.
+The bench process never sets Django up: everything that runs project code does
+so in a subprocess with `bench.settings`, as it would in production.
 """
 
 import math
@@ -35,9 +35,8 @@ def bench_database_url() -> str:
     parts = urlsplit(url)
     name = f"{parts.path.lstrip('/')}_bench"
     config = dj_database_url.parse(url)
-    params = {"host": config["HOST"], "port": config["PORT"], "user": config["USER"]}
-    params["password"] = config["PASSWORD"]
-    admin = psycopg2.connect(dbname="postgres", **{k: v for k, v in params.items() if v})
+    params = {key.lower(): config[key] for key in ("HOST", "PORT", "USER", "PASSWORD") if config[key]}
+    admin = psycopg2.connect(dbname="postgres", **params)
     admin.autocommit = True
     try:
         with admin.cursor() as cursor:

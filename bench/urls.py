@@ -4,7 +4,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.urls import path
 
-from revops.urls import handler400, handler404, handler500, urlpatterns as revops_urlpatterns
+from revops.urls import handler400, handler404, handler500
+from revops.urls import urlpatterns as revops_urlpatterns
 
 __all__ = ["handler400", "handler404", "handler500", "urlpatterns"]
 

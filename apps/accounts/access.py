@@ -52,7 +52,7 @@ def org_view(permission: str = "org.view"):
             membership = membership_for(user=request.user, org_slug=org_slug)
             request.membership = membership
             request.org = membership.organization
-            if request.org.require_mfa and not _has_mfa(request.user):
+            if request.org.require_mfa and not has_mfa(request.user):
                 return redirect("mfa_required", org_slug=org_slug)
             require_permission(request, permission)
             return view(request, *args, **kwargs)
@@ -63,7 +63,7 @@ def org_view(permission: str = "org.view"):
     return decorator
 
 
-def _has_mfa(user) -> bool:
+def has_mfa(user) -> bool:
     from allauth.mfa.models import Authenticator
 
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

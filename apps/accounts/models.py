@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from apps.core.models import OrgOwned, TimeStampedModel
 
-from .roles import Role, can
+from .roles import PERMISSIONS, Role, can
 
 
 class UserManager(BaseUserManager):
@@ -105,6 +106,11 @@ class Membership(OrgOwned):
 
     def can(self, permission: str) -> bool:
         return self.is_active and can(self.role, permission)
+
+    @cached_property
+    def permissions(self) -> frozenset[str]:
+        """Every permission this member holds, for templates: `{% if "x" in membership.permissions %}`."""
+        return frozenset(p for p in PERMISSIONS if self.can(p))
 
 
 @pghistory.track()

@@ -7,6 +7,7 @@ Every function is atomic, takes keyword arguments only and raises
 import secrets
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -87,6 +88,9 @@ def organization_update(*, org: Organization, **fields) -> Organization:
         setattr(org, key, value)
     _full_clean(org, exclude=["slug"])
     org.save()
+    # Cached API keys carry their organisation; drop them so the API sees the change.
+    prefixes = list(ApiKey.objects.for_org(org).values_list("prefix", flat=True))
+    transaction.on_commit(lambda: [_forget_cached_key(p) for p in prefixes])
     return org
 
 
@@ -314,11 +318,18 @@ def api_key_create(
     return key, raw
 
 
+def _forget_cached_key(prefix: str) -> None:
+    from apps.core.api.authentication import cache_key_for
+
+    cache.delete(cache_key_for(prefix))
+
+
 @transaction.atomic
 def api_key_revoke(*, org: Organization, key: ApiKey, actor: User | None = None, request=None) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
+        transaction.on_commit(lambda: _forget_cached_key(key.prefix))
         security_event_record(
             kind=SecurityEvent.Kind.API_KEY_REVOKED,
             request=request,

@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from apps.core.errors import ServiceError
+from apps.core.forms import add_service_error
 from apps.core.lookups import get_for_org
 
 from . import services
-from .access import _has_mfa, membership_for, org_view, require_permission
+from .access import has_mfa, membership_for, org_view, require_permission
 from .forms import (
     ApiKeyForm,
     InvitationForm,
@@ -28,7 +29,6 @@ from .forms import (
     OrganizationCreateForm,
     OrganizationForm,
     TeamForm,
-    add_service_error,
 )
 from .models import ApiKey, Invitation, Membership, Team
 from .roles import Role
@@ -96,7 +96,7 @@ def mfa_required(request, org_slug):
     # Not behind org_view: org_view sends people here, and would send them here again.
     membership = membership_for(user=request.user, org_slug=org_slug)
     org = membership.organization
-    if not org.require_mfa or _has_mfa(request.user):
+    if not org.require_mfa or has_mfa(request.user):
         return redirect("org_home", org_slug=org.slug)
     return render(request, "accounts/mfa_required.html", {"mfa_org": org})
 

@@ -95,6 +95,13 @@ class AuditRow:
     summary: list[tuple[str, object]] = field(default_factory=list)
 
 
+def _display(value):
+    # JSON arrays (scopes, event types) read better as a comma-separated list than as a Python repr.
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
+    return value
+
+
 def audit_actor(context: dict | None) -> str:
     context = context or {}
     if context.get("actor_email"):
@@ -116,12 +123,14 @@ def audit_row(event: Events) -> AuditRow:
     )
     if event.pgh_label == "update":
         row.changes = [
-            (name, before, after)
+            (name, _display(before), _display(after))
             for name, (before, after) in sorted((event.pgh_diff or {}).items())
             if name not in _DIFF_NOISE
         ]
     elif event.pgh_label == "insert":
-        row.summary = [(name, data[name]) for name in _KEY_FIELDS if data.get(name) not in (None, "", [])]
+        row.summary = [
+            (name, _display(data[name])) for name in _KEY_FIELDS if data.get(name) not in (None, "", [])
+        ]
     return row
 
 

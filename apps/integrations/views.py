@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from apps.accounts.access import org_view
-from apps.accounts.forms import add_service_error
 from apps.core.errors import ServiceError
+from apps.core.forms import add_service_error
 from apps.core.lookups import get_for_org
 
 from . import services

@@ -244,7 +244,7 @@ def test_members_page_query_count_is_bounded(owner_client, org, django_assert_ma
     team = services.team_create(org=org, name="Field sales")
     people = [factories.make_member(org, role=Role.SALES_REP) for _ in range(20)]
     services.team_set_members(org=org, team=team, members=people)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(8):
         response = owner_client.get(url("settings_members", org))
     assert response.status_code == 200
     assert response.content.decode().count("Field sales") == 20
@@ -401,7 +401,7 @@ def test_teams_page_query_count_is_bounded(owner_client, org, django_assert_max_
     people = [factories.make_member(org, role=Role.SALES_REP) for _ in range(5)]
     for n in range(20):
         services.team_create(org=org, name=f"Team {n:02}", manager=people[n % 5], members=people[:3])
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(9):
         response = owner_client.get(url("settings_teams", org))
     assert response.content.decode().count("/settings/teams/") >= 20
 
@@ -470,6 +470,30 @@ def test_api_key_revoke(owner_client, org):
 def test_api_keys_page_query_count_is_bounded(owner_client, org, owner, django_assert_max_num_queries):
     for n in range(20):
         services.api_key_create(org=org, name=f"Key {n}", scopes=["read"], created_by=owner)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(7):
         response = owner_client.get(url("settings_api_keys", org))
     assert response.content.decode().count("rvk_") == 20
+
+
+# --- allauth pages in our layout ------------------------------------------------------
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>")
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"])
+def test_allauth_entrance_pages_use_our_layout_without_inline_scripts(client, path):
+    response = client.get(path)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<header class="topbar">' in html
+    assert not INLINE_SCRIPT.search(html)
+
+
+@pytest.mark.parametrize("path", ["/accounts/email/", "/accounts/2fa/", "/accounts/password/change/"])
+def test_allauth_account_pages_use_our_layout_and_account_nav(owner_client, path):
+    response = owner_client.get(path)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<nav class="subnav" aria-label="Your account">' in html
+    assert not INLINE_SCRIPT.search(html)

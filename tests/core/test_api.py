@@ -70,6 +70,16 @@ def test_revoked_and_expired_keys_are_401(org, owner):
         assert word in error["message"]
 
 
+def test_revoking_a_cached_key_takes_effect_at_once(org, owner, django_capture_on_commit_callbacks):
+    key, raw = factories.make_api_key(org)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v1/organization/").status_code == 200  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        services.api_key_revoke(org=org, key=key, actor=owner)
+    assert_error(client.get("/api/v1/organization/"), 401)
+
+
 def test_read_only_key_cannot_write(org):
     read_only = api_client_for(org, scopes=("read",))
     assert read_only.get("/api/v1/teams/").status_code == 200
@@ -205,10 +215,8 @@ def test_list_query_count_does_not_grow_with_rows(api, org, django_assert_max_nu
     assert len(response.json()["results"]) == 30
 
 
-def test_quota_throttles_per_key(org, monkeypatch):
-    from apps.core.api.throttling import ApiKeyQuotaThrottle
-
-    monkeypatch.setattr(ApiKeyQuotaThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
+def test_quota_throttles_per_key(org, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"}}
     limited = api_client_for(org)
     other = api_client_for(org)
     codes = [limited.get("/api/v1/organization/").status_code for _ in range(4)]

@@ -170,7 +170,9 @@ def test_team_names_are_unique_per_org_only(org, other_org):
 
 def test_management_commands(capsys):
     call_command("create_user", "boss@example.com", "--password", "pw-123456789", "--name", "Boss")
-    call_command("create_org", "Initech", "--owner", "boss@example.com", "--slug", "initech", "--currency", "EUR")
+    call_command(
+        "create_org", "Initech", "--owner", "boss@example.com", "--slug", "initech", "--currency", "EUR"
+    )
     org = Organization.objects.get(slug="initech")
     assert org.currency == "EUR"
     assert Membership.objects.get(organization=org).role == Role.ADMIN
@@ -185,7 +187,12 @@ def test_management_commands(capsys):
 
 def test_seed_demo_is_idempotent(capsys):
     call_command("seed_demo")
-    counts = (User.objects.count(), Membership.objects.count(), Team.objects.count(), Organization.objects.count())
+    counts = (
+        User.objects.count(),
+        Membership.objects.count(),
+        Team.objects.count(),
+        Organization.objects.count(),
+    )
     call_command("seed_demo")
     assert counts == (
         User.objects.count(),

@@ -38,7 +38,9 @@ def smoke_database(django_db_blocker):
         params = connection.get_connection_params()
     params["dbname"] = "postgres"
     params.pop("database", None)
-    admin = psycopg2.connect(**{k: v for k, v in params.items() if k in {"host", "port", "user", "password", "dbname"}})
+    admin = psycopg2.connect(
+        **{k: v for k, v in params.items() if k in {"host", "port", "user", "password", "dbname"}}
+    )
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{SMOKE_DB}" WITH (FORCE)')

@@ -28,7 +28,9 @@ class FakeResponse:
 
 @pytest.fixture
 def endpoint(org):
-    return services.webhook_endpoint_create(org=org, url="https://hooks.example.test/in", event_types=["team.created"])
+    return services.webhook_endpoint_create(
+        org=org, url="https://hooks.example.test/in", event_types=["team.created"]
+    )
 
 
 def _emit(org, event_type="team.created"):
@@ -38,7 +40,9 @@ def _emit(org, event_type="team.created"):
 def test_signature_verifies_with_the_standard_webhooks_library():
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = b'{"hello":"world"}'
-    headers = sign_headers(secrets=[secret], msg_id="evt_1", timestamp=int(timezone.now().timestamp()), body=body)
+    headers = sign_headers(
+        secrets=[secret], msg_id="evt_1", timestamp=int(timezone.now().timestamp()), body=body
+    )
     assert Webhook(secret).verify(body, headers) == {"hello": "world"}
 
 
@@ -48,7 +52,9 @@ def test_rotation_signs_with_old_and_new_secret_for_a_day(org, endpoint):
     current = [s.secret for s in endpoint.secrets.all() if s.is_current]
     assert sorted(current) == sorted([old, new])
     body = b"{}"
-    headers = sign_headers(secrets=current, msg_id="evt_2", timestamp=int(timezone.now().timestamp()), body=body)
+    headers = sign_headers(
+        secrets=current, msg_id="evt_2", timestamp=int(timezone.now().timestamp()), body=body
+    )
     assert len(headers["webhook-signature"].split(" ")) == 2
     Webhook(old).verify(body, headers)
     Webhook(new).verify(body, headers)
@@ -57,7 +63,9 @@ def test_rotation_signs_with_old_and_new_secret_for_a_day(org, endpoint):
 
 
 def test_emit_only_relays_after_commit_and_only_to_subscribers(org, endpoint):
-    other = services.webhook_endpoint_create(org=org, url="https://b.example.test/", event_types=["lead.created"])
+    other = services.webhook_endpoint_create(
+        org=org, url="https://b.example.test/", event_types=["lead.created"]
+    )
     everything = services.webhook_endpoint_create(org=org, url="https://c.example.test/")
     _emit(org)
     delivery_ids = services.outbox_relay()
@@ -75,9 +83,9 @@ def test_a_rolled_back_change_emits_nothing(org, endpoint):
 
 
 def test_redis_down_at_commit_loses_nothing(org, endpoint, django_capture_on_commit_callbacks):
-    with mock.patch("apps.integrations.tasks.relay_outbox.delay", side_effect=ConnectionError("redis down")):
-        with django_capture_on_commit_callbacks(execute=True):
-            event = _emit(org)
+    redis_down = mock.patch("apps.integrations.tasks.relay_outbox.delay", side_effect=ConnectionError("down"))
+    with redis_down, django_capture_on_commit_callbacks(execute=True):
+        event = _emit(org)
     event.refresh_from_db()
     assert event.relayed_at is None  # still waiting in the outbox
     assert len(services.outbox_relay()) == 1  # the periodic sweep relays it
