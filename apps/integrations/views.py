@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from apps.accounts.access import org_view
+from apps.core.charts import bar_chart
 from apps.core.errors import ServiceError
 from apps.core.forms import add_service_error
 from apps.core.lookups import get_for_org
@@ -19,6 +20,7 @@ from . import services
 from .events import EVENT_TYPES
 from .forms import DeliveryFilterForm, WebhookEndpointEditForm, WebhookEndpointForm
 from .models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from .selectors import attempt_outcomes_by_day
 
 PAGE_SIZE = 50
 PERMISSION = "webhooks.manage"
@@ -92,7 +94,19 @@ def settings_webhook(request, pk):
             "rotating_secrets": [s for s in secrets if s.expires_at is not None],
             "filters": filters,
             "page": Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("page")),
+            "outcomes_chart": _outcomes_chart(attempt_outcomes_by_day(org=request.org, endpoint=endpoint)),
         },
+    )
+
+
+def _outcomes_chart(outcomes) -> str | None:
+    if not any(outcomes["succeeded"]) and not any(outcomes["failed"]):
+        return None
+    return bar_chart(
+        title="Delivery attempts, last 14 days",
+        x=[d.isoformat() for d in outcomes["days"]],
+        series={"Succeeded": outcomes["succeeded"], "Failed": outcomes["failed"]},
+        stacked=True,
     )
 
 

@@ -64,3 +64,21 @@ def test_log_in_switch_org_create_api_key_and_webhook(page, admin_in_two_orgs):
 
     # Nothing on the way tripped the Content-Security-Policy or threw.
     assert page.console_problems == []
+
+
+def test_webhook_page_draws_its_delivery_chart(page, admin_in_two_orgs):
+    from apps.integrations import services
+    from apps.integrations.models import DeliveryAttempt
+
+    admin, first, _ = admin_in_two_orgs
+    endpoint = services.webhook_endpoint_create(org=first, url="https://hooks.example.test/x")
+    services.webhook_send_test(org=first, endpoint=endpoint)
+    (delivery_id,) = services.outbox_relay()
+    for code in (200, 500, 200):
+        DeliveryAttempt.objects.create(organization=first, delivery_id=delivery_id, status_code=code)
+    log_in(page, admin.email, factories.PASSWORD)
+    page.goto(f"/o/acme/settings/webhooks/{endpoint.pk}/")
+    chart = page.locator("[data-chart='delivery-outcomes']")
+    expect(chart.locator("svg.main-svg").first).to_be_visible()
+    expect(chart.get_by_text("Delivery attempts, last 14 days")).to_be_visible()
+    assert page.console_problems == []

@@ -204,3 +204,31 @@ def test_events_of_another_org_never_reach_this_orgs_endpoints(org, endpoint, ot
     deliveries = WebhookDelivery.objects.filter(pk__in=services.outbox_relay())
     assert [d.organization_id for d in deliveries] == [other_org.pk]
     assert not WebhookDelivery.objects.filter(endpoint=endpoint).exists()
+
+
+def test_attempt_outcomes_by_day_in_the_org_time_zone(org, endpoint):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from apps.integrations.models import DeliveryAttempt
+    from apps.integrations.selectors import attempt_outcomes_by_day
+
+    org.time_zone = "America/New_York"
+    org.save()
+    _emit(org)
+    (delivery_id,) = services.outbox_relay()
+    ny = ZoneInfo("America/New_York")
+    today = timezone.now().astimezone(ny).replace(hour=12, minute=0, second=0, microsecond=0)
+    # 01:30 UTC of "today + 1" is still "today" in New York (UTC-5 / UTC-4).
+    late_evening = datetime(today.year, today.month, today.day, 23, 30, tzinfo=ny)
+    rows = [(today, 200), (today, 500), (late_evening, None), (today - timedelta(days=2), 204)]
+    for when, code in rows:
+        attempt = DeliveryAttempt.objects.create(
+            organization=org, delivery_id=delivery_id, status_code=code, duration_ms=5
+        )
+        DeliveryAttempt.objects.filter(pk=attempt.pk).update(created_at=when)
+    outcomes = attempt_outcomes_by_day(org=org, endpoint=endpoint, days=14)
+    assert outcomes["days"][-1] == today.date()
+    assert outcomes["succeeded"][-1] == 1 and outcomes["failed"][-1] == 2
+    assert outcomes["succeeded"][-3] == 1
+    assert sum(outcomes["succeeded"]) == 2 and sum(outcomes["failed"]) == 2

@@ -1,0 +1,15 @@
+// Draws every server-built plotly figure on the page: <div data-chart="ID"> + <script id="ID" type="application/json">.
+(function () {
+  function draw() {
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      if (el.dataset.drawn) return;
+      const source = document.getElementById(el.dataset.chart);
+      if (!source) return;
+      const figure = JSON.parse(JSON.parse(source.textContent));
+      Plotly.newPlot(el, figure.data, figure.layout, { responsive: true, displaylogo: false });
+      el.dataset.drawn = "1";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("htmx:afterSettle", draw);
+})();
