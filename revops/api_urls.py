@@ -5,11 +5,23 @@ from rest_framework.routers import SimpleRouter
 
 from apps.accounts.api.views import MemberViewSet, OrganizationView, TeamViewSet
 from apps.integrations.api.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
+from apps.records.api.views import (
+    AccountViewSet,
+    CustomerViewSet,
+    LeadViewSet,
+    OpportunityViewSet,
+    TouchpointViewSet,
+)
 
 router = SimpleRouter(trailing_slash=True)
 router.register("members", MemberViewSet, basename="api-member")
 router.register("teams", TeamViewSet, basename="api-team")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="api-webhook-endpoint")
+router.register("leads", LeadViewSet, basename="api-lead")
+router.register("accounts", AccountViewSet, basename="api-account")
+router.register("opportunities", OpportunityViewSet, basename="api-opportunity")
+router.register("touchpoints", TouchpointViewSet, basename="api-touchpoint")
+router.register("customers", CustomerViewSet, basename="api-customer")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="api-webhook-delivery")
 
 urlpatterns = [

@@ -65,6 +65,9 @@ def organization_create(
     _full_clean(org)
     org.save()
     Membership.objects.create(organization=org, user=owner, role=Role.ADMIN)
+    from apps.records.services import stages_install_defaults  # records builds on accounts
+
+    stages_install_defaults(org=org, actor=owner)
     return org
 
 

@@ -30,3 +30,25 @@ class OrgOwned(TimeStampedModel):
 
     class Meta:
         abstract = True
+
+
+class IdempotencyRecord(OrgOwned):
+    """The first response to a POST carrying an Idempotency-Key, replayed for repeats (24 h)."""
+
+    key = models.CharField(max_length=255)
+    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    completed = models.BooleanField(default=False)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.BinaryField(null=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_expiry_idx")]
+
+    def __str__(self):
+        return f"{self.method} {self.path} ({self.key})"

@@ -104,3 +104,14 @@ def section(name):
 
     view.__name__ = f"{name}_index"
     return view
+
+
+def placeholder(title):
+    """A page whose feature is being built: an honest empty state, not a broken link."""
+
+    @org_view()
+    def view(request):
+        section = {"title": title, "intro": "", "next_step": "This page is not available yet."}
+        return render(request, "core/section.html", {"section": section})
+
+    return view

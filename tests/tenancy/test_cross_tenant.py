@@ -5,6 +5,7 @@ fails `test_every_route_is_covered`, so a new page or endpoint cannot skip
 tenancy: add it to ORG_PAGES, API_ROUTES or PUBLIC_ROUTES below.
 """
 
+import datetime
 import re
 
 import pytest
@@ -14,6 +15,7 @@ from apps.accounts import services as account_services
 from apps.accounts.roles import Role
 from apps.integrations import services as integration_services
 from apps.integrations.models import WebhookDelivery
+from apps.records import services as record_services
 from tests import factories
 from tests.conftest import api_client_for
 
@@ -60,6 +62,15 @@ ORG_PAGES = {
     "settings_audit": None,
     "settings_security": None,
     "settings_security_export": None,
+    # records pages (lists, detail pages, definitions)
+    "records_leads": None,
+    "records_accounts": None,
+    "records_opportunities": None,
+    "records_definitions": None,
+    # imports pages (CSV import wizard)
+    "imports_index": None,
+    # quality pages (duplicates, merges, sources, completeness)
+    "quality_index": None,
 }
 
 # API routes: route name -> the kind of object its <pk> names (None: list or singleton).
@@ -72,6 +83,22 @@ API_ROUTES = {
     "api-webhook-endpoint-list": None,
     "api-webhook-endpoint-detail": "webhook",
     "api-webhook-delivery-list": None,
+    "api-lead-list": None,
+    "api-lead-detail": "lead",
+    "api-lead-history": "lead",
+    "api-lead-stage": "lead",
+    "api-lead-bulk": "bulk:lead",
+    "api-lead-merge": "lead",
+    "api-account-list": None,
+    "api-account-detail": "account",
+    "api-account-bulk": "bulk:account",
+    "api-opportunity-list": None,
+    "api-opportunity-detail": "opportunity",
+    "api-touchpoint-list": None,
+    "api-touchpoint-detail": "touchpoint",
+    "api-touchpoint-bulk": "bulk:touchpoint",
+    "api-customer-list": None,
+    "api-customer-detail": "customer",
     "api-webhook-delivery-detail": "delivery",
     "api-webhook-delivery-redeliver": "delivery",
 }
@@ -120,7 +147,25 @@ def victim(org, owner):
     event = integration_services.webhook_send_test(org=org, endpoint=webhook)
     integration_services.outbox_relay()
     delivery = WebhookDelivery.objects.get(event=event)
+    account = record_services.account_create(
+        org=org, name="Secret Account", domain="secret.test", external_id="A-1"
+    )
+    lead = record_services.lead_create(
+        org=org, email="secret@secret.test", first_name="Secret", company="Secret Inc", external_id="L-1"
+    )
+    opportunity = record_services.opportunity_create(
+        org=org, name="Secret deal", account=account, amount=1000
+    )
+    touchpoint = record_services.touchpoint_create(org=org, lead=lead, source="Secret", external_id="T-1")
+    customer = record_services.customer_create(
+        org=org, account=account, arr=1200, start_date=datetime.date(2026, 1, 1)
+    )
     return {
+        "lead": lead,
+        "account": account,
+        "opportunity": opportunity,
+        "touchpoint": touchpoint,
+        "customer": customer,
         "org": org,
         "member": member,
         "team": team,
@@ -165,6 +210,25 @@ def test_anonymous_visitors_are_sent_to_login(client, victim):
 def test_outsider_key_never_reaches_another_orgs_objects(name, victim, other_org):
     outsider_api = api_client_for(other_org)
     kind = API_ROUTES[name]
+    if kind and kind.startswith("bulk:"):
+        # Upserting by the victim's external ids creates rows in the caller's own org only.
+        target = victim[kind.removeprefix("bulk:")]
+        item = {"external_id": target.external_id}
+        item.update(
+            {"lead": {"email": "x@globex.test"}, "account": {"name": "X"}, "touchpoint": {}}[kind[5:]]
+        )
+        if kind == "bulk:touchpoint":
+            item["lead"] = victim["lead"].pk  # someone else's lead: refused, not linked
+        response = outsider_api.post(reverse(name), {"items": [item]}, format="json")
+        assert response.status_code == 200, response.content
+        result = response.json()["results"][0]
+        assert result["status"] in {"created", "error"}, result
+        target.refresh_from_db()
+        assert target.organization_id == victim["org"].pk
+        model = type(target)
+        assert model.objects.filter(external_id=target.external_id, organization=victim["org"]).count() == 1
+        assert "Secret" not in response.content.decode()
+        return
     if kind is None:
         response = outsider_api.get(reverse(name))
         assert response.status_code == 200, response.content
@@ -198,5 +262,5 @@ def test_pages_route_names_match_the_url_shapes():
             has_pk = "<int:pk>" in route or "<pk>" in route
             assert has_pk == (ORG_PAGES[name] is not None), f"{name}: {route}"
             assert route.startswith("o/<slug:org_slug>/"), route
-        if API_ROUTES.get(name):
+        if API_ROUTES.get(name) and not API_ROUTES[name].startswith("bulk:"):
             assert re.search(r"\(\?P<pk>", route) or "<pk>" in route, route

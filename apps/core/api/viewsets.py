@@ -7,6 +7,8 @@ no endpoint can forget tenancy. Extra narrowing goes in `filter_queryset_for`.
 
 from rest_framework import viewsets
 
+from .idempotency import idempotent
+
 
 class OrgScopedViewSet(viewsets.GenericViewSet):
     queryset = None
@@ -31,6 +33,10 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
 
     def filter_queryset_for(self, queryset):
         return queryset
+
+    @idempotent
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "org": self.org}
