@@ -16,6 +16,7 @@ from apps.accounts.models import Membership
 from apps.core.api.serializers import StrictSerializer
 from apps.core.api.viewsets import OrgScopedViewSet
 from apps.core.errors import ServiceError
+from apps.quality.services import lead_merge
 from apps.records import services
 from apps.records.filters import AccountFilter, LeadFilter, OpportunityFilter, TouchpointFilter
 from apps.records.models import Account, Customer, Lead, Opportunity, Origin, Touchpoint
@@ -165,8 +166,6 @@ class LeadViewSet(
     @action(detail=True, methods=["post"])
     def merge(self, request, pk=None):
         """Merge `other` into this lead; `other` is hidden afterwards and the merge can be undone."""
-        from apps.quality.services import lead_merge
-
         survivor = self.get_object()
         data = MergeInput(data=request.data)
         data.is_valid(raise_exception=True)
