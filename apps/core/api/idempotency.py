@@ -62,6 +62,12 @@ def _error(status, code, message):
     return JsonResponse(error_body(code, message, {"Idempotency-Key": [message]}), status=status)
 
 
+class _Failed(Exception):
+    def __init__(self, response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def idempotent(dispatch):
     """Wrap a view's dispatch: POSTs with an Idempotency-Key run at most once."""
 
@@ -95,9 +101,7 @@ def idempotent(dispatch):
                 if hasattr(response, "render"):
                     response.render()
                 if response.status_code >= 400:
-                    transaction.set_rollback(True)
-                    IdempotencyRecord.objects.filter(pk=record.pk, completed=False).delete()
-                    return response
+                    raise _Failed(response)
                 locked.completed = True
                 locked.response_status = response.status_code
                 locked.response_body = response.content
@@ -110,6 +114,10 @@ def idempotent(dispatch):
             return _error(
                 409, "idempotency_key_in_progress", "A request with this Idempotency-Key is still running."
             )
+        except _Failed as failed:
+            # Nothing of the failed request is kept, the key included: fix and retry.
+            IdempotencyRecord.objects.filter(pk=record.pk, completed=False).delete()
+            return failed.response
 
     return wrapper
 
