@@ -40,6 +40,12 @@ app.conf.beat_schedule = {
         "schedule": timedelta(seconds=30),
         "options": {"expires": 30},
     },
+    # Expired Idempotency-Key records are already ignored; hourly is enough to keep the table small.
+    "purge-idempotency-keys": {
+        "task": "core.purge_idempotency_keys",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 1800},
+    },
     # Relayed outbox rows and old delivery logs are pruned nightly, off-peak.
     "prune-integration-logs": {
         "task": "integrations.prune",
