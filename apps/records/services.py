@@ -264,6 +264,7 @@ def lead_create(
     if lead.email:
         _flag_email_duplicates(org, lead)
     outbox_emit(org=org, event_type="lead.created", data=_lead_payload(lead))
+    lead_apply_stage_rules(org=org, lead=lead, actor=actor)
     return lead
 
 
@@ -343,6 +344,8 @@ def lead_update(
         lead_change_stage(
             org=org, lead=lead, to=new_stage, actor=actor, api_key=api_key, origin=origin, reason=reason
         )
+    else:
+        lead_apply_stage_rules(org=org, lead=lead, actor=actor)
     return lead
 
 
@@ -385,15 +388,16 @@ def lead_change_stage(
 
 def lead_apply_stage_rules(*, org, lead: Lead, actor=None) -> StageEvent | None:
     """Move a lead forward to the furthest funnel stage whose machine rule it meets."""
-    record = quality.as_record(lead)
-    current = lead.stage.order
-    candidates = [
-        s
-        for s in LifecycleStage.objects.for_org(org)
-        .filter(kind="funnel", order__gt=current)
+    ruled = list(
+        LifecycleStage.objects.for_org(org)
+        .filter(kind="funnel", order__gt=lead.stage.order)
+        .exclude(rule=[])
         .order_by("-order")
-        if s.rule and conditions.matches(s.rule, record)
-    ]
+    )
+    if not ruled:
+        return None
+    record = quality.as_record(lead)
+    candidates = [s for s in ruled if conditions.matches(s.rule, record)]
     if not candidates:
         return None
     return lead_change_stage(

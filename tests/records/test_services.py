@@ -105,10 +105,14 @@ def test_a_machine_rule_moves_a_lead_forward(org):
         org=org, stage=mql, rule=[{"field": "score", "op": "gte", "value": 50}], note="Score rule"
     )
     lead = services.lead_create(org=org, email="a@b.test", score=20)
-    assert services.lead_apply_stage_rules(org=org, lead=lead) is None
-    services.lead_update(org=org, lead=lead, score=75)
-    event = services.lead_apply_stage_rules(org=org, lead=lead)
-    assert event.to_stage == "mql" and event.origin == "automation"
+    assert lead.stage.key == "inquiry"
+    services.lead_update(org=org, lead=lead, score=75)  # the rule is checked on every write
+    lead.refresh_from_db()
+    assert lead.stage.key == "mql"
+    event = StageEvent.objects.filter(lead=lead).last()
+    assert event.to_stage == "mql" and event.origin == "automation" and "MQL" in event.reason
+    hot = services.lead_create(org=org, email="hot@b.test", score=90)
+    assert hot.stage.key == "mql"
 
 
 def test_stage_update_publishes_a_new_version(org, owner):
