@@ -8,6 +8,7 @@ All writes go through services.py.
 import pghistory
 import pgtrigger
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -117,6 +118,7 @@ class Account(OrgOwned):
         indexes = [
             models.Index(fields=["organization", "domain"], name="account_org_domain_idx"),
             models.Index(fields=["organization", "-created_at", "-id"], name="account_org_created_idx"),
+            GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="account_name_trgm"),
         ]
 
     def __str__(self):
@@ -181,6 +183,11 @@ class Lead(OrgOwned):
             models.Index(fields=["organization", "stage"], name="lead_org_stage_idx"),
             models.Index(fields=["organization", "owner"], name="lead_org_owner_idx"),
             models.Index(fields=["organization", "account"], name="lead_org_account_idx"),
+            # Trigram indexes make the list search (ILIKE '%…%') fast at millions of rows.
+            GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="lead_email_trgm"),
+            GinIndex(fields=["company"], opclasses=["gin_trgm_ops"], name="lead_company_trgm"),
+            GinIndex(fields=["first_name"], opclasses=["gin_trgm_ops"], name="lead_first_name_trgm"),
+            GinIndex(fields=["last_name"], opclasses=["gin_trgm_ops"], name="lead_last_name_trgm"),
         ]
 
     def __str__(self):
