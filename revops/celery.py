@@ -46,6 +46,20 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=41),
         "options": {"expires": 1800},
     },
+    # Fuzzy duplicates compare the whole organisation (blocked by name), so they are
+    # searched nightly, off-peak; exact e-mail duplicates are flagged on create already.
+    "detect-duplicates": {
+        "task": "quality.detect_duplicates",
+        "schedule": crontab(hour=2, minute=41),
+        "options": {"expires": 3600},
+    },
+    # Quality jobs are enqueued on commit; this re-enqueues any whose enqueue never
+    # reached Redis (claiming the job makes a second run a no-op).
+    "sweep-quality-jobs": {
+        "task": "quality.sweep_jobs",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
     # Relayed outbox rows and old delivery logs are pruned nightly, off-peak.
     "prune-integration-logs": {
         "task": "integrations.prune",

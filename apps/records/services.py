@@ -80,9 +80,12 @@ def stages_install_defaults(*, org, actor=None) -> None:
 
 @transaction.atomic
 def stage_update(
-    *, org, stage: LifecycleStage, actor=None, note: str = "", **fields
+    *, org, stage: LifecycleStage, actor=None, note: str = "", effective_from=None, **fields
 ) -> StageDefinitionVersion:
-    """Change one stage's definition and publish the whole set as a new version."""
+    """Change one stage's definition and publish the whole set as a new version.
+
+    `effective_from` (an aware datetime, default now) is when the new version applies.
+    """
     allowed = {"name", "entry_criteria", "owner_team", "rule", "order"}
     unknown = set(fields) - allowed
     if unknown:
@@ -106,6 +109,7 @@ def stage_update(
         snapshot=stage_snapshot(org),
         note=note[:300],
         created_by=actor,
+        effective_from=effective_from or timezone.now(),
     )
 
 
@@ -414,7 +418,11 @@ def find_lead_for_upsert(org, *, match_on: str, values: dict) -> Lead | None:
     qs = Lead.objects.for_org(org).filter(merged_into__isnull=True)
     if match_on == "external_id":
         key = values.get("external_id")
-        return qs.filter(external_id=key).first() if key else None
+        lead = Lead.objects.for_org(org).filter(external_id=key).first() if key else None
+        # A merged lead may keep its external id; updates for it belong to the lead it was merged into.
+        while lead is not None and lead.merged_into_id:
+            lead = Lead.objects.for_org(org).filter(pk=lead.merged_into_id).first()
+        return lead
     if match_on == "email":
         email = normalize_email(values.get("email"))
         return qs.filter(email=email).order_by("created_at", "id").first() if email else None
