@@ -63,8 +63,17 @@ def django_env(**overrides: str) -> dict[str, str]:
     }
 
 
-def project_run(*args: str, env: dict[str, str]) -> str:
-    """Run `python ARGS` in the project root; return stdout, or raise with the stderr tail."""
+def project_run(*args: str, env: dict[str, str], echo: bool = False) -> str:
+    """Run `python ARGS` in the project root; return stdout, or raise with the stderr tail.
+
+    With `echo`, the output goes to this process's terminal as it comes (for
+    long steps with a progress bar) and nothing is returned.
+    """
+    if echo:
+        code = subprocess.call([PYTHON, *args], cwd=ROOT, env=env)
+        if code != 0:
+            raise RuntimeError(f"`python {' '.join(args)}` exited with {code} (its output is above)")
+        return ""
     result = subprocess.run([PYTHON, *args], cwd=ROOT, env=env, text=True, capture_output=True)
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])

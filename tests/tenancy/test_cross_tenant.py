@@ -9,13 +9,18 @@ import datetime
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from apps.accounts import services as account_services
 from apps.accounts.roles import Role
+from apps.imports import services as import_services
 from apps.integrations import services as integration_services
 from apps.integrations.models import WebhookDelivery
+from apps.quality import services as quality_services
+from apps.records import definitions as record_definitions
 from apps.records import services as record_services
+from apps.records.models import DuplicateCandidate, LifecycleStage
 from tests import factories
 from tests.conftest import api_client_for
 
@@ -64,13 +69,45 @@ ORG_PAGES = {
     "settings_security_export": None,
     # records pages (lists, detail pages, definitions)
     "records_leads": None,
+    "records_leads_export": None,
+    "records_leads_bulk": None,
+    "records_lead": "lead",
     "records_accounts": None,
+    "records_accounts_export": None,
+    "records_accounts_bulk": None,
+    "records_account": "account",
     "records_opportunities": None,
+    "records_opportunities_export": None,
+    "records_opportunities_bulk": None,
+    "records_opportunity": "opportunity",
+    "records_view_save": None,
+    "records_view_delete": "saved_view",
     "records_definitions": None,
+    "records_stage_edit": "stage",
+    "records_definition_version": "stage_version",
+    "records_custom_fields": None,
+    "records_custom_field_delete": "custom_field",
     # imports pages (CSV import wizard)
     "imports_index": None,
+    "imports_job": "import_job",
+    "imports_mapping": "import_job",
+    "imports_preview": "import_job",
+    "imports_progress": "import_job",
+    "imports_errors": "import_job",
+    "imports_cancel": "import_job",
     # quality pages (duplicates, merges, sources, completeness)
     "quality_index": None,
+    "quality_duplicates": None,
+    "quality_duplicate": "duplicate",
+    "quality_duplicate_merge": "duplicate",
+    "quality_duplicate_dismiss": "duplicate",
+    "quality_merges": None,
+    "quality_merge_undo": "merge",
+    "quality_sources": None,
+    "quality_source_delete": "source_mapping",
+    "quality_sources_reapply": None,
+    "quality_completeness": None,
+    "quality_completeness_delete": "completeness_rule",
 }
 
 # API routes: route name -> the kind of object its <pk> names (None: list or singleton).
@@ -160,7 +197,41 @@ def victim(org, owner):
     customer = record_services.customer_create(
         org=org, account=account, arr=1200, start_date=datetime.date(2026, 1, 1)
     )
+    stage = LifecycleStage.objects.for_org(org).get(key="mql")
+    stage_version = record_services.stage_update(
+        org=org, stage=stage, actor=owner, note="Secret change", entry_criteria="Secret criterion"
+    )
+    custom_field = record_definitions.custom_field_create(
+        org=org, object_type="lead", key="secret_field", label="Secret field"
+    )
+    saved_view = record_definitions.saved_view_create(
+        org=org, owner=member, object_type="lead", name="Secret view", visibility="organization"
+    )
+    twin = record_services.lead_create(org=org, email="secret@secret.test", first_name="Secret Twin")
+    duplicate = DuplicateCandidate.objects.get(organization=org, lead=twin)
+    merged_away = record_services.lead_create(org=org, email="gone@secret.test", first_name="Secret Gone")
+    merge = quality_services.lead_merge(org=org, survivor=lead, merged=merged_away)
+    source_mapping = quality_services.source_mapping_create(org=org, raw_value="secret", channel="Secret")
+    completeness_rule = quality_services.completeness_rule_create(
+        org=org, object_type="lead", field="utm_campaign", weight=2
+    )
+    import_job = import_services.import_upload(
+        org=org,
+        actor=owner,
+        file=SimpleUploadedFile("secret.csv", b"Email,First Name\r\nsecret@secret.test,Secret\r\n"),
+        file_name="secret.csv",
+        object_type="lead",
+    )
     return {
+        "import_job": import_job,
+        "duplicate": duplicate,
+        "merge": merge,
+        "source_mapping": source_mapping,
+        "completeness_rule": completeness_rule,
+        "stage": stage,
+        "stage_version": stage_version,
+        "custom_field": custom_field,
+        "saved_view": saved_view,
         "lead": lead,
         "account": account,
         "opportunity": opportunity,
