@@ -9,7 +9,10 @@ from django.db import models
 
 
 class TimeStampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # No index of its own: tables that are listed by time carry a composite
+    # (organization, -created_at, -id) index, and a lone created_at index lures
+    # the planner into walking other tenants' newer rows.
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -34,6 +34,15 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     def filter_queryset_for(self, queryset):
         return queryset
 
+    # Query parameters that are not filters; a request with nothing else skips
+    # the filter backends (django-filter builds a whole form on every call).
+    NOT_FILTERS = frozenset({"cursor", "page_size", "fields"})
+
+    def filter_queryset(self, queryset):
+        if not set(self.request.query_params) - self.NOT_FILTERS:
+            return queryset
+        return super().filter_queryset(queryset)
+
     @idempotent
     def dispatch(self, request, *args, **kwargs):
         return super().dispatch(request, *args, **kwargs)

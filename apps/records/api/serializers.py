@@ -1,5 +1,6 @@
 """Input and output shapes of the records API. Inputs refuse unknown fields."""
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from apps.core.api.serializers import StrictSerializer
@@ -47,6 +48,40 @@ class LeadOutput(SparseFieldsMixin, serializers.Serializer):
     captured_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    TEXT = (
+        "email", "first_name", "last_name", "title", "phone", "company", "country", "source", "channel",
+        "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+    )  # fmt: skip
+
+    def to_representation(self, lead):
+        # Built by hand: DRF's field-by-field path was ~40% of a 50-lead list call.
+        # The declared fields above still drive the schema and `?fields=`; a test
+        # proves the output equals DRF's own rendering.
+        data = {"id": lead.id, "external_id": lead.external_id}
+        for name in self.TEXT:
+            data[name] = getattr(lead, name)
+        data.update(
+            stage=lead.stage.key,
+            stage_entered_at=_iso(lead.stage_entered_at),
+            owner=lead.owner_id,
+            account=lead.account_id,
+            score=lead.score,
+            completeness=lead.completeness,
+            custom={str(k): v for k, v in (lead.custom or {}).items()},
+            captured_at=_iso(lead.captured_at),
+            created_at=_iso(lead.created_at),
+            updated_at=_iso(lead.updated_at),
+        )
+        return data if len(self.fields) == len(data) else {name: data[name] for name in self.fields}
+
+
+def _iso(value):
+    """DRF DateTimeField's ISO 8601 output (current time zone, 'Z' for UTC)."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class LeadInput(StrictSerializer):

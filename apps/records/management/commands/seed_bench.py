@@ -10,7 +10,8 @@ class Command(BaseCommand):
     help = (
         "Benchmark-scale data: add N leads to an organisation, each with about ten stage events and ten "
         "touchpoints, plus an account per four leads and an opportunity per thirteen, loaded with COPY. "
-        "For benchmark databases: foreign keys and (for large loads) indexes are dropped and rebuilt."
+        "For benchmark databases only: the records tables are locked meanwhile, foreign keys and (for "
+        "large loads) indexes are dropped and rebuilt, and insert-history triggers are skipped."
     )
 
     def add_arguments(self, parser):
