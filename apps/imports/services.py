@@ -87,7 +87,10 @@ def stored_blocks(job: ImportJob) -> Callable[[], Iterator[bytes]]:
     def blocks():
         chunks = ImportFileChunk.objects.for_org(job.organization_id).filter(job=job)
         for pk in list(chunks.order_by("index").values_list("pk", flat=True)):
-            yield bytes(chunks.filter(pk=pk).values_list("data", flat=True).get())
+            data = chunks.filter(pk=pk).values_list("data", flat=True).first()
+            if data is None:  # deleted under us: the import was cancelled or finished meanwhile
+                raise FileProblem("The uploaded file is no longer stored; upload it again to import it.")
+            yield bytes(data)
 
     return blocks
 

@@ -35,7 +35,7 @@ class Invalid(Exception):
         self.reason = reason
 
 
-def _shown(value: str, limit: int = 60) -> str:
+def shown(value: str, limit: int = 60) -> str:
     return f"“{value if len(value) <= limit else value[: limit - 1] + '…'}”"
 
 
@@ -72,7 +72,7 @@ def _email(max_length: int) -> Callable[[str], str]:
             try:
                 validate_email(value)
             except ValidationError:
-                raise Invalid(f"{_shown(value)} is not a valid e-mail address.") from None
+                raise Invalid(f"{shown(value)} is not a valid e-mail address.") from None
         if len(value) > max_length:
             raise Invalid(f"Longer than {max_length} characters (it has {len(value)}).")
         return value.lower()
@@ -84,7 +84,7 @@ def _country(value: str) -> str:
     code = country_code(value)
     if code is None:
         raise Invalid(
-            f"{_shown(value)} is not a country: use a two-letter ISO code such as US or DE, "
+            f"{shown(value)} is not a country: use a two-letter ISO code such as US or DE, "
             "or the country's English name."
         )
     return code
@@ -94,10 +94,10 @@ def _integer(minimum: int, maximum: int) -> Callable[[str], int]:
     def parse(value: str) -> int:
         if "," in value or " " in value or "_" in value:
             if not _THOUSANDS.fullmatch(value.replace(" ", ",").replace("_", ",")):
-                raise Invalid(f"{_shown(value)} is not a whole number.")
+                raise Invalid(f"{shown(value)} is not a whole number.")
             value = value.replace(",", "").replace(" ", "").replace("_", "")
         if not _INTEGER.fullmatch(value):
-            raise Invalid(f"{_shown(value)} is not a whole number.")
+            raise Invalid(f"{shown(value)} is not a whole number.")
         number = int(value.partition(".")[0])
         if not minimum <= number <= maximum:
             raise Invalid(f"{number} is out of range: use a number from {minimum} to {maximum}.")
@@ -110,14 +110,14 @@ def _decimal(value: str) -> Decimal:
     cleaned = value.translate(_CURRENCY)
     if "," in cleaned:
         if not _THOUSANDS.fullmatch(cleaned.lstrip("+-")):
-            raise Invalid(f"{_shown(value)} is not a number (write 1234567.89, without a decimal comma).")
+            raise Invalid(f"{shown(value)} is not a number (write 1234567.89, without a decimal comma).")
         cleaned = cleaned.replace(",", "")
     try:
         number = Decimal(cleaned)
     except InvalidOperation:
-        raise Invalid(f"{_shown(value)} is not a number.") from None
+        raise Invalid(f"{shown(value)} is not a number.") from None
     if not number.is_finite():
-        raise Invalid(f"{_shown(value)} is not a number.")
+        raise Invalid(f"{shown(value)} is not a number.")
     number = number.quantize(_CENT)
     if abs(number) >= _MAX_REVENUE:
         raise Invalid(f"{value} is too large (at most 99,999,999,999,999.99).")
@@ -137,7 +137,7 @@ def _datetime(value: str) -> datetime:
         if parsed is None:
             if day is None:
                 raise Invalid(
-                    f"{_shown(value)} is not a date: use YYYY-MM-DD, or YYYY-MM-DD HH:MM for a date and "
+                    f"{shown(value)} is not a date: use YYYY-MM-DD, or YYYY-MM-DD HH:MM for a date and "
                     "time (ISO 8601)."
                 ) from None
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -160,7 +160,7 @@ def _domain(max_length: int) -> Callable[[str], str]:
         except ValueError:  # urlsplit refuses some malformed addresses
             domain = ""
         if not domain or not _HOSTNAME.fullmatch(domain):
-            raise Invalid(f"{_shown(value)} is not a web address or domain (like acme.com).")
+            raise Invalid(f"{shown(value)} is not a web address or domain (like acme.com).")
         if len(domain) > max_length:
             raise Invalid(f"Longer than {max_length} characters (it has {len(domain)}).")
         return domain
@@ -198,7 +198,7 @@ def _stage(lookup: dict[str, str], keys: list[str]) -> Callable[[str], str]:
     def parse(value: str) -> str:
         key = lookup.get(header_key(value))
         if key is None:
-            raise Invalid(f"{_shown(value)} is not a lifecycle stage here; use one of: {allowed}.")
+            raise Invalid(f"{shown(value)} is not a lifecycle stage here; use one of: {allowed}.")
         return key
 
     return parse
@@ -212,9 +212,9 @@ def _custom(definition: CustomField) -> Callable[[str], object]:
             try:
                 number = Decimal(value.replace(",", "") if _THOUSANDS.fullmatch(value) else value)
             except InvalidOperation:
-                raise Invalid(f"{label} must be a number; {_shown(value)} is not.") from None
+                raise Invalid(f"{label} must be a number; {shown(value)} is not.") from None
             if not number.is_finite():
-                raise Invalid(f"{label} must be a number; {_shown(value)} is not.")
+                raise Invalid(f"{label} must be a number; {shown(value)} is not.")
             return float(number)
 
         return parse_number
@@ -226,7 +226,7 @@ def _custom(definition: CustomField) -> Callable[[str], object]:
             except ValueError:
                 day = None
             if day is None:
-                raise Invalid(f"{label} must be a date (YYYY-MM-DD); {_shown(value)} is not.")
+                raise Invalid(f"{label} must be a date (YYYY-MM-DD); {shown(value)} is not.")
             return day.isoformat()
 
         return parse_date_value
@@ -240,7 +240,7 @@ def _custom(definition: CustomField) -> Callable[[str], object]:
                 return exact[value]
             if value.casefold() in folded:
                 return folded[value.casefold()]
-            raise Invalid(f"{label} must be one of: {allowed}; {_shown(value)} is not.")
+            raise Invalid(f"{label} must be one of: {allowed}; {shown(value)} is not.")
 
         return parse_choice
     return _text(None)

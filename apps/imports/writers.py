@@ -2,9 +2,11 @@
 
 For a batch the writer issues one query to find the matches, one to find
 accounts by e-mail domain, one for external-id clashes, then COPYs the new
-records (ids drawn from the table's sequence up front) and their first stage
-events, updates the matched records from a temporary table, and flags exact
-e-mail duplicates with one INSERT … SELECT. The semantics are those of
+records (ids drawn from the table's sequence up front; rows built while COPY
+streams them) and their first stage events, updates the matched records from a
+temporary table, and flags exact e-mail duplicates with one join (needless
+when rows are matched on e-mail: a new lead then has no live namesake). The
+semantics are those of
 `apps.records.services` (`lead_create`, `lead_update`, `account_create`,
 `account_update`), row by row:
 
@@ -50,7 +52,7 @@ from apps.records.normalize import company_domain_of_email
 from apps.records.services import ACCOUNT_TEXT_FIELDS, LEAD_TEXT_FIELDS
 
 from .models import Mode, ObjectType
-from .validation import _shown
+from .validation import shown
 
 DEFAULT_STAGE = "inquiry"  # where lead_create starts a lead without a stage
 DUPLICATES_PER_LEAD = 20  # as lead_create: at most 20 earlier leads flagged per new lead
@@ -354,11 +356,11 @@ def _plan(
             owner = owners.get(ext)
             if owner is not None and owner != pk:
                 row.errors.append(
-                    (label, f"The external ID {_shown(ext)} already belongs to another {ctx.noun}.")
+                    (label, f"The external ID {shown(ext)} already belongs to another {ctx.noun}.")
                 )
             elif ext in first_row:
                 row.errors.append(
-                    (label, f"The external ID {_shown(ext)} is also on row {first_row[ext]} of this file.")
+                    (label, f"The external ID {shown(ext)} is also on row {first_row[ext]} of this file.")
                 )
             else:
                 first_row[ext] = row.number

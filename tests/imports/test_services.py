@@ -430,4 +430,9 @@ def test_the_audit_trail_keeps_the_decisions_not_every_batch(org, owner, setting
     services.import_start(org=org, job=job, mode="upsert", match_on="email", enqueue=False)
     run(job)
     labels = [(e.pgh_label, e.status) for e in job.events.order_by("pgh_id")]
-    assert labels == [("insert", "uploaded"), ("update", "queued"), ("update", "running"), ("update", "succeeded")]
+    assert labels == [
+        ("insert", "uploaded"),
+        ("update", "queued"),
+        ("update", "running"),
+        ("update", "succeeded"),
+    ]
