@@ -23,16 +23,12 @@ emitted: an import of a million leads must not become a million deliveries.
 
 The caller runs `apply_rows` inside the batch's transaction. It raises
 IntegrityError/DataError only for a problem the checks here did not foresee;
-the service then retries the batch row by row to pin it on one row.
+the service then retries the batch row by row to pin it on one row. The SQL
+itself lives in sql.py.
 """
 
-import csv
-import io
-import json
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import islice
 
 from django.db import connection
 from django.utils import timezone
@@ -51,6 +47,7 @@ from apps.records.models import (
 from apps.records.normalize import company_domain_of_email
 from apps.records.services import ACCOUNT_TEXT_FIELDS, LEAD_TEXT_FIELDS
 
+from . import sql
 from .models import Mode, ObjectType
 from .validation import shown
 
@@ -180,76 +177,6 @@ def _copy_columns(model, *, skip_pk=False) -> tuple[list[str], dict]:
     return columns, defaults
 
 
-# --- SQL helpers --------------------------------------------------------------------
-
-
-class _CsvStream:
-    """A file-like object whose read() formats the next rows as COPY CSV.
-
-    psycopg2 calls read() and ships each piece while Postgres is already
-    inserting the previous one, so building rows and writing them overlap.
-    """
-
-    ROWS_PER_READ = 500
-
-    def __init__(self, rows: Iterable[list]):
-        self._rows = iter(rows)
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, quoting=csv.QUOTE_NOTNULL, lineterminator="\n")
-
-    def read(self, size: int = -1) -> str:
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.writerows(islice(self._rows, self.ROWS_PER_READ))
-        return self._buffer.getvalue()
-
-
-def _copy(model, columns: list[str], rows: Iterable[list], *, table: str | None = None) -> None:
-    """COPY rows (lists in `columns` order, possibly produced lazily) into the model's table or `table`."""
-    qn = connection.ops.quote_name
-    names = ", ".join(qn(model._meta.get_field(c).column) for c in columns)
-    with connection.cursor() as cursor:
-        cursor.copy_expert(
-            f"COPY {qn(table or model._meta.db_table)} ({names}) FROM STDIN WITH (FORMAT csv)",
-            _CsvStream(rows),
-        )
-
-
-def _json(value) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True) if value else "{}"
-
-
-def _allocate_ids(model, n: int) -> list[int]:
-    """`n` primary keys drawn from the table's sequence, in increasing order."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, n],
-        )
-        return sorted(row[0] for row in cursor.fetchall())
-
-
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-# Lookups take arrays (`= ANY(%s)`): one parameter for 5,000 keys instead of 5,000.
-def _accounts_by_domain(org, domains) -> dict[str, int]:
-    """The oldest account of each domain (as `match_account` picks it)."""
-    domains = [d for d in set(domains) if d]
-    if not domains:
-        return {}
-    sql = f"SELECT DISTINCT ON (domain) domain, id FROM {_table(Account)} "  # noqa: S608
-    sql += "WHERE organization_id = %s AND domain = ANY(%s) ORDER BY domain, created_at, id"
-    return dict(_fetch(sql, [org.pk, domains]))
-
-
 # --- Planning -------------------------------------------------------------------------
 
 
@@ -268,36 +195,11 @@ def _waves(rows: list[Row]) -> list[list[Row]]:
     return [wave for wave in waves if wave]
 
 
-def _lookup(ctx: Context, keys: set[str]) -> dict[str, tuple[int, int | None]]:
-    """Existing records by match key: key -> (id, merged_into_id)."""
-    if not keys:
-        return {}
-    table, merged = _table(ctx.model), "merged_into_id" if ctx.is_lead else "NULL"
-    if ctx.match_on == "external_id":  # unique, merged records included
-        sql = f"SELECT external_id, id, {merged} FROM {table} "  # noqa: S608
-        sql += "WHERE organization_id = %s AND external_id = ANY(%s)"
-        return {key: (pk, into) for key, pk, into in _fetch(sql, [ctx.org.pk, list(keys)])}
-    # E-mail (leads) or domain (accounts): the oldest live record wins, as in records.services.
-    column = {"email": "email", "domain": "domain"}[ctx.match_on]
-    live = "AND merged_into_id IS NULL " if ctx.is_lead else ""
-    sql = f"SELECT DISTINCT ON ({column}) {column}, id FROM {table} "  # noqa: S608
-    sql += f"WHERE organization_id = %s AND {column} = ANY(%s) {live}ORDER BY {column}, created_at, id"
-    return {key: (pk, None) for key, pk in _fetch(sql, [ctx.org.pk, list(keys)])}
-
-
-def _external_id_owners(ctx: Context, ids: set[str]) -> dict[str, int]:
-    if not ids:
-        return {}
-    sql = f"SELECT external_id, id FROM {_table(ctx.model)} "  # noqa: S608
-    sql += "WHERE organization_id = %s AND external_id = ANY(%s)"
-    return dict(_fetch(sql, [ctx.org.pk, list(ids)]))
-
-
 def _plan(
     ctx: Context, wave: list[Row], simulated: dict
 ) -> tuple[list[Row], list[tuple[Row, int]], list[Row]]:
     """Split a wave into (creates, updates with the matched id, rows refused)."""
-    existing = _lookup(ctx, {row.key for row in wave if row.key})
+    existing = sql.lookup(ctx, {row.key for row in wave if row.key})
     existing.update({k: (v, None) for k, v in simulated.items() if k not in existing})
     key_label = ctx.validator.label(ctx.match_on)
     key_name = (
@@ -344,7 +246,7 @@ def _plan(
     # External ids are unique per organisation, merged records included.
     if ctx.match_on != "external_id":
         with_ids = [(row, None) for row in creates] + updates
-        owners = _external_id_owners(
+        owners = sql.external_id_owners(
             ctx, {r.values["external_id"] for r, _ in with_ids if r.values.get("external_id")}
         )
         first_row: dict[str, int] = {}
@@ -440,8 +342,8 @@ def _insert_leads(ctx: Context, rows: list[Row]) -> None:
     if not rows:
         return
     now = timezone.now()
-    ids = _allocate_ids(Lead, len(rows))
-    accounts = _accounts_by_domain(
+    ids = sql.allocate_ids(Lead, len(rows))
+    accounts = sql.accounts_by_domain(
         ctx.org, {company_domain_of_email(r.values.get("email", "")) for r in rows}
     )
     base = dict(ctx.defaults)
@@ -467,15 +369,15 @@ def _insert_leads(ctx: Context, rows: list[Row]) -> None:
             account_id=accounts.get(company_domain_of_email(email)) if email else None,
         )  # fmt: skip
         r["completeness"] = ctx.completeness(r)
-        r["custom"] = _json(r["custom"])
+        r["custom"] = sql.as_json(r["custom"])
         events.append(_stage_event(ctx, now, lead_id, "", stage, captured_at))
         if email:
             with_email.append((lead_id, email))
         return [r[c] for c in columns]
 
-    # Each lead is built as COPY asks for it (see _CsvStream), while Postgres inserts the previous ones.
-    _copy(Lead, columns, (lead(row, lead_id) for row, lead_id in zip(rows, ids, strict=True)))
-    _copy(StageEvent, ctx.event_columns, events)
+    # Each lead is built as COPY asks for it (see CsvStream), while Postgres inserts the previous ones.
+    sql.copy_rows(Lead, columns, (lead(row, lead_id) for row, lead_id in zip(rows, ids, strict=True)))
+    sql.copy_rows(StageEvent, ctx.event_columns, events)
     if ctx.match_on != "email":
         # Matched on e-mail, a new lead is new because no live lead has its e-mail: nothing to flag.
         _flag_email_duplicates(ctx, with_email, now)
@@ -516,38 +418,6 @@ def _flag_email_duplicates(ctx: Context, new_leads: list[tuple[int, str]], now) 
     )
 
 
-def _locked_rows(ctx: Context, ids: list[int]) -> dict[int, dict]:
-    rows = ctx.model.objects.for_org(ctx.org).filter(pk__in=ids).select_for_update().values(*ctx.columns)
-    return {row["id"]: row for row in rows}
-
-
-def _update_from_temp(ctx: Context, rows: list[dict]) -> None:
-    """UPDATE the managed columns of `rows` (dicts with id) through a temporary table."""
-    if not rows:
-        return
-    qn = connection.ops.quote_name
-    meta = ctx.model._meta
-    columns = ["id", *ctx.managed]
-    db_columns = [meta.get_field(c).column for c in columns]
-    temp = f"import_{meta.model_name}_changes"
-    with connection.cursor() as cursor:
-        # Only quoted identifiers from the model's metadata are interpolated.
-        sql = f"CREATE TEMP TABLE IF NOT EXISTS {qn(temp)} ON COMMIT DROP AS SELECT "
-        sql += f"{', '.join(qn(c) for c in db_columns)} FROM {qn(meta.db_table)} WITH NO DATA"
-        cursor.execute(sql)
-    for row in rows:
-        row["custom"] = _json(row["custom"])
-    _copy(ctx.model, columns, [[row[c] for c in columns] for row in rows], table=temp)
-    assignments = ", ".join(f"{qn(c)} = t.{qn(c)}" for c in db_columns[1:])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {qn(meta.db_table)} AS m SET {assignments} FROM {qn(temp)} AS t "  # noqa: S608
-            f"WHERE m.id = t.id AND m.organization_id = %s",
-            [ctx.org.pk],
-        )
-        cursor.execute(f"TRUNCATE {qn(temp)}")
-
-
 def _changed(ctx: Context, old: dict, new: dict) -> bool:
     return any(old[c] != new[c] for c in ctx.managed if c != "updated_at")
 
@@ -557,13 +427,13 @@ def _update_leads(ctx: Context, pairs: list[tuple[Row, int]]) -> Outcome:
     if not pairs:
         return outcome
     now = timezone.now()
-    current = _locked_rows(ctx, [pk for _, pk in pairs])
+    current = sql.locked_rows(ctx, [pk for _, pk in pairs])
     rematch = {
         company_domain_of_email(row.values["email"])
         for row, pk in pairs
         if "email" in row.values and current[pk]["account_id"] is None
     }
-    accounts = _accounts_by_domain(ctx.org, rematch)
+    accounts = sql.accounts_by_domain(ctx.org, rematch)
     changed, events = [], []
     for row, pk in pairs:
         v, old = row.values, current[pk]
@@ -590,9 +460,9 @@ def _update_leads(ctx: Context, pairs: list[tuple[Row, int]]) -> Outcome:
         if _changed(ctx, old, new):
             new["updated_at"] = now
             changed.append(new)
-    _update_from_temp(ctx, changed)
+    sql.update_from_temp(ctx, changed)
     if events:
-        _copy(StageEvent, ctx.event_columns, events)
+        sql.copy_rows(StageEvent, ctx.event_columns, events)
     outcome.updated, outcome.unchanged = len(changed), len(pairs) - len(changed)
     return outcome
 
@@ -604,7 +474,7 @@ def _insert_accounts(ctx: Context, rows: list[Row]) -> None:
     if not rows:
         return
     now = timezone.now()
-    ids = _allocate_ids(Account, len(rows))
+    ids = sql.allocate_ids(Account, len(rows))
     base = dict(ctx.defaults)
     base.update(created_at=now, updated_at=now, organization_id=ctx.org.pk, owner_id=None)
     accounts, adopters = [], {}
@@ -619,29 +489,12 @@ def _insert_accounts(ctx: Context, rows: list[Row]) -> None:
             external_id=v.get("external_id") or None, custom=v.get("custom") or {},
         )  # fmt: skip
         r["completeness"] = ctx.completeness(r)
-        r["custom"] = _json(r["custom"])
+        r["custom"] = sql.as_json(r["custom"])
         accounts.append([r[c] for c in ctx.columns])
         if r["domain"]:
             adopters.setdefault(r["domain"], account_id)  # the first new account of a domain adopts
-    _copy(Account, ctx.columns, accounts)
-    _adopt_leads(ctx, adopters, now)
-
-
-def _adopt_leads(ctx: Context, adopters: dict[str, int], now) -> None:
-    """Account-less leads whose e-mail ends in @domain join the new account (as account_create does)."""
-    if not adopters:
-        return
-    table = connection.ops.quote_name(Lead._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {table} AS l SET account_id = a.id, updated_at = %s
-            FROM unnest(%s::bigint[], %s::text[]) AS a(id, domain)
-            WHERE l.organization_id = %s AND l.account_id IS NULL AND l.email LIKE '%%@%%'
-              AND reverse(split_part(reverse(l.email), '@', 1)) = a.domain
-            """,  # noqa: S608 (only a quoted table name is interpolated)
-            [now, list(adopters.values()), list(adopters.keys()), ctx.org.pk],
-        )
+    sql.copy_rows(Account, ctx.columns, accounts)
+    sql.adopt_leads(ctx, adopters, now)
 
 
 def _update_accounts(ctx: Context, pairs: list[tuple[Row, int]]) -> Outcome:
@@ -649,7 +502,7 @@ def _update_accounts(ctx: Context, pairs: list[tuple[Row, int]]) -> Outcome:
     if not pairs:
         return outcome
     now = timezone.now()
-    current = _locked_rows(ctx, [pk for _, pk in pairs])
+    current = sql.locked_rows(ctx, [pk for _, pk in pairs])
     changed = []
     for row, pk in pairs:
         v, old = row.values, current[pk]
@@ -663,6 +516,6 @@ def _update_accounts(ctx: Context, pairs: list[tuple[Row, int]]) -> Outcome:
         if _changed(ctx, old, new):
             new["updated_at"] = now
             changed.append(new)
-    _update_from_temp(ctx, changed)
+    sql.update_from_temp(ctx, changed)
     outcome.updated, outcome.unchanged = len(changed), len(pairs) - len(changed)
     return outcome
