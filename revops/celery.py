@@ -60,6 +60,13 @@ app.conf.beat_schedule = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 60},
     },
+    # An import whose worker died stops renewing its lease; this re-queues it from
+    # its last committed batch (and re-sends jobs whose queue message was lost).
+    "sweep-stalled-imports": {
+        "task": "imports.sweep_stalled",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 30},
+    },
     # Relayed outbox rows and old delivery logs are pruned nightly, off-peak.
     "prune-integration-logs": {
         "task": "integrations.prune",
