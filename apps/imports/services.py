@@ -44,6 +44,7 @@ from django.utils import timezone
 from apps.core.errors import ServiceError
 
 from . import mapping as mapping_module
+from . import sql
 from .models import MATCH_KEYS, ImportFileChunk, ImportJob, ImportRowError, Mode, ObjectType
 from .prefetch import prefetched
 from .reading import FileFormat, FileProblem, column_label, data_rows, file_blocks, inspect
@@ -56,6 +57,7 @@ CHUNK_BYTES = 4 * 1024 * 1024
 PREVIEW_ROWS = 5000
 PREVIEW_PROBLEMS = 200
 MAX_RECOVERIES = 5
+ANALYZE_AFTER_ROWS = 20_000
 
 
 def max_bytes() -> int:
@@ -349,9 +351,13 @@ def import_run(
         )
         rows = data_rows(stored_blocks(job), file_format(job), start=job.next_row)
         batches = prefetched(_batches(ctx, rows, batch_rows()))
+        analyze_after = ANALYZE_AFTER_ROWS
         with closing(batches), pghistory.context(import_job=job.pk, user=job.created_by_id):
             for batch, validated in batches:
                 job = _apply_batch(job, ctx, batch, validated, owner)
+                if job.created_count >= analyze_after:  # at 20k, 40k, 80k, … rows: a few per run
+                    sql.analyze(ctx.model)
+                    analyze_after *= 2
                 if on_batch:
                     on_batch(job)
                 _forget_queries()

@@ -155,3 +155,16 @@ def adopt_leads(ctx, adopters: dict[str, int], now) -> None:
             """,  # noqa: S608 (only a quoted table name is interpolated)
             [now, list(adopters.values()), list(adopters.keys()), ctx.org.pk],
         )
+
+
+def analyze(model) -> None:
+    """Refresh the planner's statistics of the model's table.
+
+    An organisation that had no leads when the table was last analysed looks
+    tiny to the planner, which then finds matches through the organisation
+    index and filters every row of the organisation: each batch gets slower
+    as the import grows it. Autovacuum catches up eventually; an import of a
+    million rows cannot wait for it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table_name(model)}")

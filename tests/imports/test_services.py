@@ -436,3 +436,16 @@ def test_the_audit_trail_keeps_the_decisions_not_every_batch(org, owner, setting
         ("update", "running"),
         ("update", "succeeded"),
     ]
+
+
+def test_a_growing_import_refreshes_the_planner_statistics_now_and_then(org, settings, monkeypatch):
+    from apps.imports import sql
+
+    settings.IMPORT_BATCH_ROWS = 10
+    monkeypatch.setattr(services, "ANALYZE_AFTER_ROWS", 10)
+    analysed = []
+    real = sql.analyze
+    monkeypatch.setattr(sql, "analyze", lambda model: analysed.append(model) or real(model))
+    job = import_rows(org, many_leads(45))
+    assert job.created_count == 45
+    assert analysed == [Lead, Lead, Lead]  # after 10, 20 and 40 new rows
