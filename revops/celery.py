@@ -67,6 +67,27 @@ app.conf.beat_schedule = {
         "schedule": timedelta(seconds=30),
         "options": {"expires": 30},
     },
+    # SLA timers are rows with a due time: the sweep is the only thing that acts on
+    # them (no ETA tasks), so a breach is acted on within this interval.
+    "sweep-sla-timers": {
+        "task": "execution.sweep_sla",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    },
+    # Leads are routed in the request that commits them; this routes whatever a
+    # crash between that commit and the routing left pending.
+    "sweep-routing-requests": {
+        "task": "execution.sweep_routing",
+        "schedule": timedelta(seconds=10),
+        "options": {"expires": 10},
+    },
+    # Notification e-mails are enqueued on commit; this re-sends any whose task
+    # never reached Redis.
+    "sweep-notifications": {
+        "task": "execution.sweep_notifications",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
     # Relayed outbox rows and old delivery logs are pruned nightly, off-peak.
     "prune-integration-logs": {
         "task": "integrations.prune",

@@ -19,6 +19,7 @@ org_patterns = [
     path("settings/", include("apps.accounts.urls")),
     path("settings/webhooks/", include("apps.integrations.urls")),
     path("settings/", include("apps.audit.urls")),
+    path("", include("apps.execution.urls")),
 ]
 
 urlpatterns = [

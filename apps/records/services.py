@@ -33,7 +33,7 @@ from .models import (
     Touchpoint,
 )
 from .normalize import company_domain_of_email, normalize_domain, normalize_email, normalize_text
-from .stages import DEFAULT_STAGES
+from .stages import DEFAULT_STAGES, DETOUR, FUNNEL, QUALIFIED_FROM
 
 LEAD_TEXT_FIELDS = [
     "first_name", "last_name", "title", "phone", "company", "source",
@@ -269,6 +269,10 @@ def lead_create(
         _flag_email_duplicates(org, lead)
     outbox_emit(org=org, event_type="lead.created", data=_lead_payload(lead))
     lead_apply_stage_rules(org=org, lead=lead, actor=actor)
+    if lead.owner_id is None:
+        from apps.execution.services.routing import routing_request
+
+        routing_request(org=org, lead=lead, trigger="created")
     return lead
 
 
@@ -376,6 +380,7 @@ def lead_change_stage(
     )
     Lead.objects.filter(pk=lead.pk).update(stage=stage, stage_entered_at=at, updated_at=timezone.now())
     lead.stage, lead.stage_entered_at = stage, at
+    _route_on_stage_change(org, locked, stage)
     outbox_emit(
         org=org,
         event_type="stage.changed",
@@ -388,6 +393,20 @@ def lead_change_stage(
         },
     )
     return event
+
+
+def _route_on_stage_change(org, before: Lead, stage: LifecycleStage) -> None:
+    """Leaving the working funnel frees the rep's capacity; becoming qualified
+    without an owner asks routing for one."""
+    from apps.execution.services import routing
+
+    if stage.kind == DETOUR or stage.key == "customer":
+        routing.assignments_close_for_lead(org=org, lead=before)
+        return
+    qualified = stages_by_key(org).get(QUALIFIED_FROM)
+    was_qualified = before.stage.kind == FUNNEL and qualified and before.stage.order >= qualified.order
+    if qualified and not was_qualified and stage.order >= qualified.order and before.owner_id is None:
+        routing.routing_request(org=org, lead=before, trigger="qualified")
 
 
 def lead_apply_stage_rules(*, org, lead: Lead, actor=None) -> StageEvent | None:

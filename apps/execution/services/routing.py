@@ -1,0 +1,380 @@
+"""Routing leads: the request outbox, the decision, and what reps do with it.
+
+The flow: a service that creates or qualifies a lead calls `routing_request`
+inside its transaction. The request row commits with the lead; right after
+the commit the same web process routes it (no queue hop: the fastest path to
+an assignment), and a beat sweep routes any request a crash left pending.
+
+Concurrency: the lead row is locked first (one decision per lead at a time),
+then every pool the decision may draw from, in id order, then the routing
+profiles of capped people, in id order. Fair rotation and caps are therefore
+decided on a consistent view, and a partial unique index on live assignments
+makes a double assignment impossible even if that reasoning were wrong.
+"""
+
+import contextvars
+import logging
+import time
+from contextlib import contextmanager
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core.errors import ServiceError
+from apps.execution.models import (
+    Assignment,
+    PoolMember,
+    RejectReason,
+    RepProfile,
+    RoutingDecision,
+    RoutingPool,
+    RoutingRequest,
+)
+from apps.execution.models.routing import Trigger
+from apps.execution.routing import engine, types
+from apps.integrations.services import outbox_emit
+from apps.records.models import Lead, Origin
+
+from . import facts, notifications, policies, sla
+
+log = logging.getLogger(__name__)
+
+_deferred: contextvars.ContextVar[list | None] = contextvars.ContextVar("routing_deferred", default=None)
+
+
+@contextmanager
+def routing_deferred():
+    """Route the requests made inside this block on a worker, in one task,
+    instead of one by one in this process (bulk ingest, merges)."""
+    token = _deferred.set([])
+    try:
+        yield
+    finally:
+        ids = _deferred.get()
+        _deferred.reset(token)
+        if ids:
+            from apps.execution.tasks import route_requests
+
+            transaction.on_commit(lambda: route_requests.delay(ids), robust=True)
+
+
+def routing_request(*, org, lead: Lead, trigger: str, exclude=()) -> RoutingRequest | None:
+    """Ask for `lead` to be routed once the current transaction commits."""
+    if policies.published_version(org) is None:
+        return None
+    request = RoutingRequest.objects.create(
+        organization=org, lead=lead, trigger=trigger, exclude=list(exclude)
+    )
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.append(request.pk)
+    else:
+        transaction.on_commit(lambda: _route_after_commit(request.pk), robust=True)
+    return request
+
+
+def _route_after_commit(request_id: int) -> None:
+    try:
+        route_request(request_id=request_id)
+    except Exception:
+        # The request stays pending; the beat sweep retries it.
+        log.exception("Routing request %s failed; the sweep will retry it", request_id)
+        RoutingRequest.objects.filter(pk=request_id).update(attempts=F("attempts") + 1)
+
+
+def route_request(*, request_id: int, now: datetime | None = None) -> RoutingDecision | None:
+    """Decide and apply one pending request; safe to call twice or concurrently."""
+    with transaction.atomic():
+        request = (
+            RoutingRequest.objects.select_for_update(skip_locked=True)
+            .select_related("organization")
+            .filter(pk=request_id, status=RoutingRequest.Status.PENDING)
+            .first()
+        )
+        if request is None:
+            return None
+        decision = _route(request, now=now or timezone.now())
+        request.status = RoutingRequest.Status.DONE
+        request.done_at = timezone.now()
+        request.attempts += 1
+        request.save(update_fields=["status", "done_at", "attempts", "updated_at"])
+        return decision
+
+
+def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
+    started = time.perf_counter()
+    org = request.organization
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("account", "stage")
+        .get(pk=request.lead_id, organization=org)
+    )
+    if lead.merged_into_id or Assignment.objects.filter(lead=lead, status__in=Assignment.LIVE).exists():
+        return None  # merged away, or someone already has it: nothing to decide
+    version = policies.published_version(org)
+    if version is None:
+        return None
+    rules = policies.rules_for_engine(version.rules)
+    lead_facts = facts.lead_facts(org, lead, now=now, exclude=request.exclude)
+
+    # Lock only the pools this lead can reach: the matching rules' and the fallback.
+    pool_ids = {r.action.pool for r in rules if r.action.pool and engine.rule_matches(r, lead_facts)}
+    if version.fallback_pool_id:
+        pool_ids.add(version.fallback_pool_id)
+    pools = list(RoutingPool.objects.for_org(org).select_for_update().filter(pk__in=pool_ids).order_by("pk"))
+    people_ids = facts.pool_member_ids(org, pool_ids)
+    people_ids |= {r.action.person for r in rules if r.action.person}
+    people_ids |= {p for p in (lead_facts.account_owner, lead_facts.previous_owner) if p}
+    _lock_capped_profiles(org, people_ids)
+    need_loads = any(p.strategy in (types.LOAD_BALANCED, types.CAPACITY) for p in pools)
+    base = facts.candidates(org, people_ids, now=now, need_loads=need_loads)
+    engine_pools = facts.pool_records(org, pool_ids, base, pools)
+
+    decision = engine.decide(
+        rules, lead_facts, pools=engine_pools, people=base, fallback_pool=version.fallback_pool_id
+    )
+    record = RoutingDecision.objects.create(
+        organization=org,
+        lead=lead,
+        request=request,
+        policy_version=version,
+        trigger=request.trigger,
+        outcome=decision.outcome,
+        rule_index=decision.rule_index,
+        rule_name=decision.rule_name[:200],
+        assignee_id=decision.assignee,
+        pool_id=decision.pool,
+        considered=[c.__dict__ for c in decision.considered],
+        trail=decision.trail,
+        timings={"queued_ms": round((now - request.created_at).total_seconds() * 1000, 1)},
+    )
+    if decision.outcome == types.ASSIGNED:
+        _offer(org, lead, record, decision, now=now)
+    record.timings["decide_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    record.save(update_fields=["timings"])
+    return record
+
+
+def _lock_capped_profiles(org, people_ids) -> None:
+    list(
+        RepProfile.objects.for_org(org)
+        .select_for_update()
+        .filter(membership_id__in=people_ids)
+        .exclude(daily_cap__isnull=True, open_cap__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _offer(
+    org, lead: Lead, record: RoutingDecision, decision: types.Decision, *, now: datetime
+) -> Assignment:
+    assignment = Assignment.objects.create(
+        organization=org,
+        lead=lead,
+        decision=record,
+        assignee_id=decision.assignee,
+        pool_id=decision.pool,
+        offered_at=now,
+    )
+    if decision.pool is not None:
+        PoolMember.objects.filter(pool_id=decision.pool, membership_id=decision.assignee).update(
+            pass_value=decision.new_pass,
+            last_assigned_at=now,
+            assigned_count=F("assigned_count") + 1,
+            updated_at=now,
+        )
+    sla.timers_start(org=org, assignment=assignment, lead=lead)
+    outbox_emit(
+        org=org,
+        event_type="lead.routed",
+        data={
+            "lead": lead.pk,
+            "assignment": assignment.pk,
+            "assignee": decision.assignee,
+            "pool": decision.pool,
+            "rule": decision.rule_name,
+            "decision": record.pk,
+        },
+    )
+    notifications.notify(
+        org=org,
+        recipient_id=decision.assignee,
+        kind="lead.routed",
+        title=f"New lead: {lead}",
+        body=f"Offered by {decision.rule_name or 'routing'}. Accept or reject it in your inbox.",
+        url=f"/o/{org.slug}/inbox/",
+        lead=lead,
+    )
+    return assignment
+
+
+# --- What reps and managers do with an offer ---------------------------------
+
+
+def _live(org, assignment_id: int) -> Assignment:
+    assignment = (
+        Assignment.objects.for_org(org)
+        .select_for_update(of=("self",))
+        .select_related("lead", "lead__stage")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if assignment is None:
+        raise ServiceError("No such assignment.", code="not_found")
+    return assignment
+
+
+@transaction.atomic
+def assignment_accept(*, org, assignment: Assignment, actor, now: datetime | None = None) -> Assignment:
+    from apps.records import services as records
+
+    now = now or timezone.now()
+    assignment = _live(org, assignment.pk)
+    if assignment.status != Assignment.Status.OFFERED:
+        raise ServiceError(
+            f"This lead is already {assignment.get_status_display().lower()}.", code="not_offered"
+        )
+    assignment.status = Assignment.Status.ACCEPTED
+    assignment.accepted_at = now
+    assignment.actor = actor
+    assignment.save(update_fields=["status", "accepted_at", "actor", "updated_at"])
+    lead = assignment.lead
+    Lead.objects.filter(pk=lead.pk).update(owner_id=assignment.assignee_id, updated_at=now)
+    sla.timers_meet(org=org, assignment=assignment, clock=sla.Clock.ACCEPT, at=now)
+    stages = records.stages_by_key(org)
+    if "sal" in stages and lead.stage.kind == "funnel" and lead.stage.order < stages["sal"].order:
+        records.lead_change_stage(
+            org=org, lead=lead, to="sal", actor=actor, origin=Origin.UI, reason="Accepted from the inbox"
+        )
+    outbox_emit(
+        org=org,
+        event_type="assignment.accepted",
+        data={"assignment": assignment.pk, "lead": lead.pk, "assignee": assignment.assignee_id},
+    )
+    return assignment
+
+
+@transaction.atomic
+def assignment_reject(
+    *, org, assignment: Assignment, actor, reason: RejectReason, note: str = "", now: datetime | None = None
+) -> Assignment:
+    """Reject an offer: the lead is routed again, to someone else, and the
+    rejecting rep is given their turn back so rejecting costs them nothing."""
+    now = now or timezone.now()
+    if reason is None or reason.organization_id != org.pk or not reason.is_active:
+        raise ServiceError("Choose a reason.", field="reason")
+    assignment = _live(org, assignment.pk)
+    if assignment.status != Assignment.Status.OFFERED:
+        raise ServiceError(
+            f"This lead is already {assignment.get_status_display().lower()}.", code="not_offered"
+        )
+    assignment.status = Assignment.Status.REJECTED
+    assignment.rejected_at = now
+    assignment.reject_reason = reason
+    assignment.reject_note = note[:500]
+    assignment.actor = actor
+    assignment.save(
+        update_fields=["status", "rejected_at", "reject_reason", "reject_note", "actor", "updated_at"]
+    )
+    if assignment.pool_id:
+        member = (
+            PoolMember.objects.select_related("pool")
+            .filter(pool_id=assignment.pool_id, membership_id=assignment.assignee_id)
+            .first()
+        )
+        if member:
+            stride = 1 / max(member.weight, 1) if member.pool.strategy == types.WEIGHTED else 1
+            PoolMember.objects.filter(pk=member.pk).update(
+                pass_value=F("pass_value") - stride,
+                rejected_count=F("rejected_count") + 1,
+                credits=F("credits") + 1,
+                updated_at=now,
+            )
+    sla.timers_cancel(org=org, assignment=assignment)
+    outbox_emit(
+        org=org,
+        event_type="assignment.rejected",
+        data={
+            "assignment": assignment.pk,
+            "lead": assignment.lead_id,
+            "assignee": assignment.assignee_id,
+            "reason": reason.key,
+            "note": note,
+        },
+    )
+    routing_request(org=org, lead=assignment.lead, trigger=Trigger.REJECTED, exclude=[assignment.assignee_id])
+    return assignment
+
+
+@transaction.atomic
+def assignment_reassign(
+    *, org, assignment: Assignment, actor=None, to=None, trigger: str = Trigger.REASSIGNED, note: str = ""
+) -> Assignment | None:
+    """End a live assignment and offer the lead to `to`, or route it again
+    without the current assignee. Returns the new assignment when `to` is given."""
+    now = timezone.now()
+    assignment = _live(org, assignment.pk)
+    if not assignment.is_live:
+        raise ServiceError("Only an offered or accepted lead can be reassigned.", code="not_live")
+    if to is not None and to.organization_id != org.pk:
+        raise ServiceError("Choose a member of this organisation.", field="to")
+    assignment.status = Assignment.Status.REASSIGNED
+    assignment.closed_at = now
+    assignment.actor = actor
+    assignment.reject_note = note[:500]
+    assignment.save(update_fields=["status", "closed_at", "actor", "reject_note", "updated_at"])
+    sla.timers_cancel(org=org, assignment=assignment)
+    lead = assignment.lead
+    if to is None:
+        routing_request(org=org, lead=lead, trigger=trigger, exclude=[assignment.assignee_id])
+        return None
+    who = actor.display_name if actor else "a manager"
+    record = RoutingDecision.objects.create(
+        organization=org,
+        lead=lead,
+        trigger=trigger,
+        outcome=types.ASSIGNED,
+        rule_name=f"Reassigned by {who}",
+        assignee=to,
+        considered=[{"candidate": to.pk, "name": to.user.display_name, "excluded": None, "pool": None}],
+        trail=[
+            f"Reassigned by {who} from {assignment.assignee.user.display_name} to {to.user.display_name}."
+        ],
+    )
+    return _offer(
+        org,
+        lead,
+        record,
+        types.Decision(outcome=types.ASSIGNED, assignee=to.pk, rule_name=record.rule_name),
+        now=now,
+    )
+
+
+def assignments_close_for_lead(*, org, lead: Lead, now: datetime | None = None) -> int:
+    """A lead that left the working funnel (won, disqualified, recycled) frees its rep's capacity."""
+    live = list(Assignment.objects.for_org(org).filter(lead=lead, status__in=Assignment.LIVE))
+    for assignment in live:
+        assignment.status = Assignment.Status.CLOSED
+        assignment.closed_at = now or timezone.now()
+        assignment.save(update_fields=["status", "closed_at", "updated_at"])
+        sla.timers_cancel(org=org, assignment=assignment)
+    return len(live)
+
+
+def rep_set_available(*, org, membership, available: bool) -> RepProfile:
+    profile, _ = RepProfile.objects.get_or_create(organization=org, membership=membership)
+    profile.available = available
+    profile.save(update_fields=["available", "updated_at"])
+    return profile
+
+
+def requests_pending(*, older_than_seconds: int = 5, limit: int = 500) -> list[int]:
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    return list(
+        RoutingRequest.objects.filter(status=RoutingRequest.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )

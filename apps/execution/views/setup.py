@@ -1,0 +1,3 @@
+"""setup pages."""
+
+urlpatterns = []
