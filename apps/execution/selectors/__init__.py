@@ -1,0 +1,1 @@
+"""Reads for execution pages and the API: one module per area."""
