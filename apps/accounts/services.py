@@ -65,9 +65,12 @@ def organization_create(
     _full_clean(org)
     org.save()
     Membership.objects.create(organization=org, user=owner, role=Role.ADMIN)
-    from apps.records.services import stages_install_defaults  # records builds on accounts
+    # Records and execution build on accounts, hence the late imports.
+    from apps.execution.services.setup import reject_reasons_install_defaults
+    from apps.records.services import stages_install_defaults
 
     stages_install_defaults(org=org, actor=owner)
+    reject_reasons_install_defaults(org=org)
     return org
 
 

@@ -8,14 +8,14 @@ from .services import notifications, routing, sla
 @shared_task(name="execution.route_requests", time_limit=300, soft_time_limit=280)
 def route_requests(request_ids: list[int]):
     for request_id in request_ids:
-        routing.route_request(request_id=request_id)
+        routing.route_request_or_retry(request_id=request_id)
 
 
 @shared_task(name="execution.sweep_routing", time_limit=60, soft_time_limit=50)
 def sweep_routing():
     """Route what a crash between commit and routing left pending."""
     for request_id in routing.requests_pending():
-        routing.route_request(request_id=request_id)
+        routing.route_request_or_retry(request_id=request_id)
 
 
 @shared_task(name="execution.sweep_sla", time_limit=60, soft_time_limit=50)

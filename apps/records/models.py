@@ -315,6 +315,14 @@ class Touchpoint(OrgOwned):
         max_length=40, blank=True, help_text="form, email_click, ad_click, visit, event, meeting…"
     )
     occurred_at = models.DateTimeField(default=timezone.now)
+    # db_default: bulk loaders COPY touchpoints with an explicit column list.
+    note = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="What a rep logged with a call or e-mail.",
+    )
 
     class Meta:
         constraints = [

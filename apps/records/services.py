@@ -354,6 +354,10 @@ def lead_update(
         )
     else:
         lead_apply_stage_rules(org=org, lead=lead, actor=actor)
+    if lead.owner_id is None:
+        from apps.execution.services.routing import routing_retry_held
+
+        routing_retry_held(org=org, lead=lead)
     return lead
 
 
@@ -363,7 +367,9 @@ def lead_change_stage(
 ) -> StageEvent:
     stage = _stage(org, to)
     # Lock the lead so two concurrent transitions append events in a consistent order.
-    locked = Lead.objects.select_for_update().select_related("stage").get(pk=lead.pk, organization=org)
+    locked = (
+        Lead.objects.select_for_update(of=("self",)).select_related("stage").get(pk=lead.pk, organization=org)
+    )
     if locked.stage_id == stage.pk:
         raise ServiceError(f"The lead is already in {stage.name}.", code="same_stage", field="stage")
     at = at or timezone.now()
@@ -607,7 +613,7 @@ def customer_create(*, org, account: Account, arr, start_date, churn_date=None) 
 
 TOUCHPOINT_FIELDS = {
     "lead", "account", "channel", "source", "medium", "utm_source", "utm_medium", "utm_campaign",
-    "utm_term", "utm_content", "campaign_ref", "type", "occurred_at", "external_id",
+    "utm_term", "utm_content", "campaign_ref", "type", "occurred_at", "external_id", "note",
 }  # fmt: skip
 
 

@@ -264,6 +264,8 @@ class Assignment(OrgOwned):
             models.Index(fields=["organization", "assignee", "status"], name="assignment_assignee_idx"),
             models.Index(fields=["organization", "-offered_at"], name="assignment_offered_idx"),
             models.Index(fields=["lead", "-offered_at"], name="assignment_lead_idx"),
+            # The API's keyset pagination walks (created_at, id) within one organisation.
+            models.Index(fields=["organization", "-created_at", "-id"], name="assignment_org_created_idx"),
         ]
 
     def __str__(self):

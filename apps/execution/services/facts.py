@@ -37,11 +37,14 @@ def lead_facts(org, lead: Lead, *, now: datetime, exclude=()) -> types.LeadFacts
     )
     rejected = set(exclude)
     previous_owner = None
+    # A lead being previewed is not saved yet: it has no history to read.
     history = (
         Assignment.objects.for_org(org)
-        .filter(lead=lead)
+        .filter(lead_id=lead.pk)
         .order_by("-offered_at")
         .values_list("assignee_id", "status")[:50]
+        if lead.pk
+        else []
     )
     for assignee, status in history:
         if status == Assignment.Status.REJECTED:

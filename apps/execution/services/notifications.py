@@ -5,11 +5,15 @@ alert is lost with a worker or Redis; the e-mail is sent by a task enqueued
 on commit, and a beat sweep re-sends any whose task never ran.
 """
 
+import logging
+
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from apps.execution.models import Notification
+
+log = logging.getLogger(__name__)
 
 
 def notify(*, org, recipient_id: int, kind: str, title: str, body: str = "", url: str = "", lead=None):
@@ -40,13 +44,16 @@ def notification_deliver(*, notification_id: int) -> bool:
     user = notification.recipient.user
     if not user.email or not user.is_active:
         return False
-    send_mail(
-        subject=f"[{notification.organization.name}] {notification.title}",
-        message=f"{notification.body}\n\n{notification.url}".strip(),
-        from_email=None,
-        recipient_list=[user.email],
-        fail_silently=True,
-    )
+    try:
+        send_mail(
+            subject=f"[{notification.organization.name}] {notification.title}",
+            message=f"{notification.body}\n\n{notification.url}".strip(),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    except Exception:  # the in-app notification stands; a mail outage must not fail the caller
+        log.warning("could not e-mail notification %s", notification_id, exc_info=True)
+        return False
     return True
 
 

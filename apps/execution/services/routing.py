@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from apps.core.errors import ServiceError
+from apps.execution import calendars
 from apps.execution.models import (
     Assignment,
     PoolMember,
@@ -76,19 +77,32 @@ def routing_request(*, org, lead: Lead, trigger: str, exclude=()) -> RoutingRequ
 
 
 def _route_after_commit(request_id: int) -> None:
+    route_request_or_retry(request_id=request_id)
+
+
+def route_request_or_retry(*, request_id: int) -> RoutingDecision | None:
+    """`route_request` for callers that go on to other work: a failure is logged and
+    counted, and the request stays pending for the beat sweep to retry."""
     try:
-        route_request(request_id=request_id)
-    except Exception:
-        # The request stays pending; the beat sweep retries it.
+        return route_request(request_id=request_id)
+    except Exception as error:
+        if type(error).__name__ == "SoftTimeLimitExceeded":
+            raise  # the task's time is up, not this request's fault
         log.exception("Routing request %s failed; the sweep will retry it", request_id)
-        RoutingRequest.objects.filter(pk=request_id).update(attempts=F("attempts") + 1)
+        RoutingRequest.objects.filter(pk=request_id).update(
+            attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:500]
+        )
+        return None
 
 
 def route_request(*, request_id: int, now: datetime | None = None) -> RoutingDecision | None:
     """Decide and apply one pending request; safe to call twice or concurrently."""
     with transaction.atomic():
         request = (
-            RoutingRequest.objects.select_for_update(skip_locked=True)
+            # of=self: FOR UPDATE on the joined organisation row would skip this request whenever
+            # any other transaction is inserting a row of the same organisation (a foreign-key
+            # share lock), leaving fresh leads to the sweep instead of routing them now.
+            RoutingRequest.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("organization")
             .filter(pk=request_id, status=RoutingRequest.Status.PENDING)
             .first()
@@ -119,22 +133,18 @@ def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
     rules = policies.rules_for_engine(version.rules)
     lead_facts = facts.lead_facts(org, lead, now=now, exclude=request.exclude)
 
-    # Lock only the pools this lead can reach: the matching rules' and the fallback.
     pool_ids = {r.action.pool for r in rules if r.action.pool and engine.rule_matches(r, lead_facts)}
     if version.fallback_pool_id:
         pool_ids.add(version.fallback_pool_id)
-    pools = list(RoutingPool.objects.for_org(org).select_for_update().filter(pk__in=pool_ids).order_by("pk"))
+    pools = {p.pk: p for p in RoutingPool.objects.for_org(org).filter(pk__in=pool_ids)}
     people_ids = facts.pool_member_ids(org, pool_ids)
     people_ids |= {r.action.person for r in rules if r.action.person}
     people_ids |= {p for p in (lead_facts.account_owner, lead_facts.previous_owner) if p}
-    _lock_capped_profiles(org, people_ids)
-    need_loads = any(p.strategy in (types.LOAD_BALANCED, types.CAPACITY) for p in pools)
+    need_loads = any(p.strategy in (types.LOAD_BALANCED, types.CAPACITY) for p in pools.values())
     base = facts.candidates(org, people_ids, now=now, need_loads=need_loads)
-    engine_pools = facts.pool_records(org, pool_ids, base, pools)
+    engine_pools = facts.pool_records(org, pool_ids, base, pools.values())
+    decision = _decide_under_locks(org, rules, lead_facts, version, pools, base, engine_pools, now=now)
 
-    decision = engine.decide(
-        rules, lead_facts, pools=engine_pools, people=base, fallback_pool=version.fallback_pool_id
-    )
     record = RoutingDecision.objects.create(
         organization=org,
         lead=lead,
@@ -155,6 +165,44 @@ def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
     record.timings["decide_ms"] = round((time.perf_counter() - started) * 1000, 1)
     record.save(update_fields=["timings"])
     return record
+
+
+def _decide_under_locks(org, rules, lead_facts, version, pools, base, engine_pools, *, now) -> types.Decision:
+    """Decide on an unlocked read, then confirm on a locked, fresh one.
+
+    Locks are held until the commit, so they are taken as late and as narrowly
+    as possible: only the pool the decision drew from, and the routing profile
+    of a capped assignee. Once locked, that pool's ledger and the assignee's
+    loads are read again and the decision is made again; it stands when it
+    draws on nothing unlocked. Round robin and caps are thereby decided on a
+    consistent view while decisions for other pools run in parallel.
+    """
+    locked_pools: set[int] = set()
+    locked_people: set[int] = set()
+    for _ in range(4):
+        decision = engine.decide(
+            rules, lead_facts, pools=engine_pools, people=base, fallback_pool=version.fallback_pool_id
+        )
+        if decision.outcome != types.ASSIGNED:
+            return decision
+        pool_id, person = decision.pool, decision.assignee
+        capped = base[person].daily_cap is not None or base[person].open_cap is not None
+        if (pool_id is None or pool_id in locked_pools) and (not capped or person in locked_people):
+            return decision
+        members = {person}
+        if pool_id is not None and pool_id not in locked_pools:
+            RoutingPool.objects.select_for_update().filter(pk=pool_id).values_list("pk", flat=True).get()
+            locked_pools.add(pool_id)
+            members |= {c.id for c in engine_pools[pool_id].members}
+        _lock_capped_profiles(org, members - locked_people)
+        locked_people |= members
+        need_loads = pool_id is not None and pools[pool_id].strategy in (types.LOAD_BALANCED, types.CAPACITY)
+        base = {**base, **facts.candidates(org, members, now=now, need_loads=need_loads or capped)}
+        engine_pools = {
+            **engine_pools,
+            **facts.pool_records(org, list(locked_pools), base, [pools[pk] for pk in locked_pools]),
+        }
+    raise ServiceError("Routing could not settle on a decision; it will be retried.", code="unsettled")
 
 
 def _lock_capped_profiles(org, people_ids) -> None:
@@ -228,7 +276,9 @@ def _live(org, assignment_id: int) -> Assignment:
 
 
 @transaction.atomic
-def assignment_accept(*, org, assignment: Assignment, actor, now: datetime | None = None) -> Assignment:
+def assignment_accept(
+    *, org, assignment: Assignment, actor, now: datetime | None = None, origin: str = Origin.UI, api_key=None
+) -> Assignment:
     from apps.records import services as records
 
     now = now or timezone.now()
@@ -243,11 +293,18 @@ def assignment_accept(*, org, assignment: Assignment, actor, now: datetime | Non
     assignment.save(update_fields=["status", "accepted_at", "actor", "updated_at"])
     lead = assignment.lead
     Lead.objects.filter(pk=lead.pk).update(owner_id=assignment.assignee_id, updated_at=now)
+    lead.owner_id = assignment.assignee_id
     sla.timers_meet(org=org, assignment=assignment, clock=sla.Clock.ACCEPT, at=now)
     stages = records.stages_by_key(org)
     if "sal" in stages and lead.stage.kind == "funnel" and lead.stage.order < stages["sal"].order:
         records.lead_change_stage(
-            org=org, lead=lead, to="sal", actor=actor, origin=Origin.UI, reason="Accepted from the inbox"
+            org=org,
+            lead=lead,
+            to="sal",
+            actor=actor,
+            api_key=api_key,
+            origin=origin,
+            reason="Accepted by the assigned rep",
         )
     outbox_emit(
         org=org,
@@ -287,8 +344,18 @@ def assignment_reject(
         )
         if member:
             stride = 1 / max(member.weight, 1) if member.pool.strategy == types.WEIGHTED else 1
+            # The turn comes back whole: the pass, and the "longest waiting" tie-break as it
+            # stood before this offer (offers given back earlier do not count either), or a
+            # rep tied with others would still wait a round.
+            previous_offer = (
+                Assignment.objects.for_org(org)
+                .filter(pool_id=assignment.pool_id, assignee_id=assignment.assignee_id)
+                .exclude(status=Assignment.Status.REJECTED)
+                .aggregate(at=Max("offered_at"))["at"]
+            )
             PoolMember.objects.filter(pk=member.pk).update(
                 pass_value=F("pass_value") - stride,
+                last_assigned_at=previous_offer,
                 rejected_count=F("rejected_count") + 1,
                 credits=F("credits") + 1,
                 updated_at=now,
@@ -353,6 +420,22 @@ def assignment_reassign(
     )
 
 
+def routing_retry_held(*, org, lead: Lead) -> RoutingRequest | None:
+    """A lead held for data is routed again once an edit has made it more complete."""
+    last = (
+        RoutingDecision.objects.for_org(org)
+        .filter(lead=lead)
+        .order_by("-created_at", "-pk")
+        .values_list("outcome", flat=True)
+        .first()
+    )
+    if last != types.HELD:
+        return None
+    if RoutingRequest.objects.filter(lead=lead, status=RoutingRequest.Status.PENDING).exists():
+        return None
+    return routing_request(org=org, lead=lead, trigger=Trigger.DATA_COMPLETE)
+
+
 def assignments_close_for_lead(*, org, lead: Lead, now: datetime | None = None) -> int:
     """A lead that left the working funnel (won, disqualified, recycled) frees its rep's capacity."""
     live = list(Assignment.objects.for_org(org).filter(lead=lead, status__in=Assignment.LIVE))
@@ -364,8 +447,15 @@ def assignments_close_for_lead(*, org, lead: Lead, now: datetime | None = None) 
     return len(live)
 
 
+# Someone without a routing profile has no working hours; a profile created only to record
+# availability keeps it that way (the model's default would start applying 9 to 5).
+_NO_HOURS = {day: [["00:00", "24:00"]] for day in calendars.WEEKDAYS}
+
+
 def rep_set_available(*, org, membership, available: bool) -> RepProfile:
-    profile, _ = RepProfile.objects.get_or_create(organization=org, membership=membership)
+    profile, _ = RepProfile.objects.get_or_create(
+        organization=org, membership=membership, defaults={"hours": _NO_HOURS}
+    )
     profile.available = available
     profile.save(update_fields=["available", "updated_at"])
     return profile
@@ -375,6 +465,7 @@ def requests_pending(*, older_than_seconds: int = 5, limit: int = 500) -> list[i
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     return list(
         RoutingRequest.objects.filter(status=RoutingRequest.Status.PENDING, created_at__lte=cutoff)
-        .order_by("created_at")
+        # Requests that keep failing go last, so they cannot crowd the others out of a batch.
+        .order_by("attempts", "created_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -11,13 +11,14 @@ takes it again, and nothing was applied twice.
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.core.errors import ServiceError
 from apps.execution import calendars
-from apps.execution.models import Assignment, RepProfile, SlaEvent, SlaPolicy, SlaTimer
+from apps.execution.models import Assignment, SlaEvent, SlaPolicy, SlaTimer
 from apps.execution.models.sla import Clock, Step
 from apps.integrations.services import outbox_emit
 from apps.records import conditions, quality
@@ -27,6 +28,7 @@ from . import notifications
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
+RETRY_AFTER = timedelta(minutes=1)
 LADDER_ACTIONS = {Step.REMIND, Step.ALERT_MANAGER, Step.REASSIGN}
 
 
@@ -131,14 +133,30 @@ def timers_meet(*, org, assignment: Assignment, clock: str, at: datetime) -> int
         .filter(assignment=assignment, clock=clock, met_at__isnull=True)
         .exclude(status=SlaTimer.Status.CANCELLED)
     ):
+        if timer.status == SlaTimer.Status.RUNNING and at > timer.due_at:
+            # Met late before any sweep recorded the breach: record it now, once,
+            # so webhooks and reports see every breach whatever the workers did.
+            _record_breach(timer, at=at)
         timer.met_at = at
         timer.next_run_at = None
         if timer.status == SlaTimer.Status.RUNNING:
-            timer.status = SlaTimer.Status.MET if at <= timer.due_at else SlaTimer.Status.BREACHED
-            timer.breached_at = timer.breached_at or (timer.due_at if at > timer.due_at else None)
+            timer.status = SlaTimer.Status.MET
         timer.save(update_fields=["met_at", "next_run_at", "status", "breached_at", "updated_at"])
         met += 1
     return met
+
+
+def _record_breach(timer: SlaTimer, *, at: datetime) -> None:
+    index = next((i for i, step in enumerate(timer.ladder) if step["action"] == Step.BREACH), None)
+    if index is None:
+        return
+    _, created = SlaEvent.objects.get_or_create(
+        timer=timer,
+        step=index,
+        defaults={"organization_id": timer.organization_id, "action": Step.BREACH, "at": at},
+    )
+    if created:
+        _apply(timer, timer.ladder[index], now=at)
 
 
 def timers_cancel(*, org, assignment: Assignment) -> int:
@@ -153,13 +171,20 @@ def timers_cancel(*, org, assignment: Assignment) -> int:
 
 
 def claim_due(*, now: datetime, limit: int = SWEEP_BATCH):
-    """The bare claim: due timers, oldest first, skipping rows another sweeper holds."""
-    return list(
-        SlaTimer.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("organization", "lead", "policy", "assignee__user", "assignment")
+    """Due timers, oldest first, skipping rows another sweeper holds.
+
+    The claim reads the timer table alone, so it walks `slatimer_due_idx` and
+    stops at `limit`; what the steps need is loaded afterwards, and only when
+    something was claimed (the usual tick on a million open timers claims nothing).
+    """
+    timers = list(
+        SlaTimer.objects.select_for_update(skip_locked=True)
         .filter(next_run_at__lte=now)
         .order_by("next_run_at")[:limit]
     )
+    if timers:
+        prefetch_related_objects(timers, "organization", "lead", "policy", "assignee__user", "assignment")
+    return timers
 
 
 def sla_sweep(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> int:
@@ -170,15 +195,31 @@ def sla_sweep(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> int:
         with transaction.atomic():
             timers = claim_due(now=current, limit=limit)
             for timer in timers:
-                with transaction.atomic():  # one timer's failure does not undo the batch
-                    applied += _advance(timer, now=current)
+                try:
+                    with transaction.atomic():  # one timer's failure does not undo the batch
+                        applied += _advance(timer, now=current)
+                except Exception as error:
+                    if _gone(error):
+                        raise  # the batch rolls back whole; the next sweep takes it again
+                    # Left due, a failing timer would head every batch and stall the sweep
+                    # (and a batch of them would loop here forever), so it waits a little.
+                    log.exception("SLA timer %s failed; retrying it in %s", timer.pk, RETRY_AFTER)
+                    SlaTimer.objects.filter(pk=timer.pk).update(next_run_at=current + RETRY_AFTER)
         if len(timers) < limit:
             return applied
 
 
+def _gone(error: Exception) -> bool:
+    """The database connection or the task's time ran out: nothing to blame on one timer."""
+    return (
+        isinstance(error, OperationalError | InterfaceError)
+        or type(error).__name__ == "SoftTimeLimitExceeded"
+    )
+
+
 def _advance(timer: SlaTimer, *, now: datetime) -> int:
     applied = 0
-    while timer.next_run_at is not None and timer.next_run_at <= now:
+    while timer.next_run_at is not None and timer.next_run_at <= now and timer.assignment.is_live:
         step = timer.ladder[timer.next_step]
         _, created = SlaEvent.objects.get_or_create(
             timer=timer,
@@ -191,6 +232,13 @@ def _advance(timer: SlaTimer, *, now: datetime) -> int:
         timer.next_step += 1
         following = timer.ladder[timer.next_step] if timer.next_step < len(timer.ladder) else None
         timer.next_run_at = datetime.fromisoformat(following["run_at"]) if following else None
+    if not timer.assignment.is_live:
+        # The lead moved on (a reassign step just now): the rest of the ladder was for a rep
+        # who no longer has it. Saving the ladder position must not revive the clock that
+        # the reassignment cancelled.
+        timer.next_run_at = None
+        if timer.status == SlaTimer.Status.RUNNING:
+            timer.status = SlaTimer.Status.CANCELLED
     timer.save(update_fields=["next_step", "next_run_at", "status", "breached_at", "updated_at"])
     return applied
 
@@ -252,7 +300,7 @@ def _apply(timer: SlaTimer, step: dict, *, now: datetime) -> None:
 def _reassign(timer: SlaTimer, step: dict, *, now: datetime) -> None:
     from apps.execution.models.routing import Trigger
 
-    from .routing import assignment_reassign
+    from .routing import assignment_reassign, rep_set_available
 
     assignment = timer.assignment
     # Only a lead still waiting on this rep moves: accepted-and-touched work stays.
@@ -262,12 +310,9 @@ def _reassign(timer: SlaTimer, step: dict, *, now: datetime) -> None:
     ):
         assignment_reassign(org=timer.organization, assignment=assignment, trigger=Trigger.ESCALATED,
                             note=f"SLA escalation: {timer.policy.name}")  # fmt: skip
+        assignment.refresh_from_db(fields=["status"])
         if step.get("mark_unavailable"):
-            RepProfile.objects.update_or_create(
-                organization=timer.organization,
-                membership_id=timer.assignee_id,
-                defaults={"available": False},
-            )
+            rep_set_available(org=timer.organization, membership=timer.assignee, available=False)
 
 
 def _managers_of(org, membership_id: int) -> set[int]:
@@ -286,7 +331,7 @@ def touch_record(*, org, lead, actor_membership=None, kind: str = "call", note: 
     with transaction.atomic():
         touch = touchpoint_create(
             org=org, lead=lead, channel="Sales", source="sales", medium=kind, type=kind, occurred_at=at,
-            campaign_ref="",
+            note=note[:500],
         )  # fmt: skip
         live = (
             Assignment.objects.for_org(org)
