@@ -4,6 +4,12 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from apps.accounts.api.views import MemberViewSet, OrganizationView, TeamViewSet
+from apps.execution.api.views import (
+    AssignmentViewSet,
+    LeadRoutingViewSet,
+    RejectReasonViewSet,
+    RoutingViewSet,
+)
 from apps.integrations.api.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from apps.records.api.views import (
     AccountViewSet,
@@ -23,8 +29,14 @@ router.register("opportunities", OpportunityViewSet, basename="api-opportunity")
 router.register("touchpoints", TouchpointViewSet, basename="api-touchpoint")
 router.register("customers", CustomerViewSet, basename="api-customer")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="api-webhook-delivery")
+router.register("assignments", AssignmentViewSet, basename="api-assignment")
+router.register("reject-reasons", RejectReasonViewSet, basename="api-reject-reason")
+router.register("routing", RoutingViewSet, basename="api-routing")
 
 urlpatterns = [
     path("organization/", OrganizationView.as_view(), name="api-organization"),
+    # Routing seen from a lead; a router cannot register a second viewset under "api-lead".
+    path("leads/<pk>/routing/", LeadRoutingViewSet.as_view({"get": "routing"}), name="api-lead-routing"),
+    path("leads/<pk>/touches/", LeadRoutingViewSet.as_view({"post": "touches"}), name="api-lead-touches"),
     *router.urls,
 ]

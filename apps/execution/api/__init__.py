@@ -1,0 +1,1 @@
+"""The routing API (/api/v1/): assignments, reject reasons, lead routing and previews."""
