@@ -459,7 +459,7 @@ def members_for_choices(*, org):
 @dataclass
 class TimelineEntry:
     at: datetime
-    kind: str  # stage, touch, owner
+    kind: str  # stage, touch, owner, routing, assignment, sla
     title: str
     who: str = ""
     detail: list[tuple[str, str]] = field(default_factory=list)
@@ -526,7 +526,7 @@ def lead_owner_changes(*, org, lead) -> list[TimelineEntry]:
 
 
 def lead_timeline(*, org, lead, stage_events=None, stage_names=None, limit: int = 200) -> list[TimelineEntry]:
-    """Stage changes, touchpoints and owner changes of a lead, newest first."""
+    """Stage changes, touchpoints, owner changes and routing (offers, SLA clocks) of a lead, newest first."""
     stage_events = lead_stage_events(org=org, lead=lead) if stage_events is None else stage_events
     stage_names = stage_names or {}
     entries = []
@@ -569,6 +569,9 @@ def lead_timeline(*, org, lead, stage_events=None, stage_names=None, limit: int 
             )
         )
     entries += lead_owner_changes(org=org, lead=lead)
+    from apps.execution.selectors.inbox import lead_routing_timeline  # execution builds on records
+
+    entries += lead_routing_timeline(org=org, lead=lead)
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit] if limit else entries
 
