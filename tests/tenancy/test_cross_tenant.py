@@ -14,6 +14,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from apps.accounts import services as account_services
 from apps.accounts.roles import Role
+from apps.execution.models import Assignment, PoolMember, RoutingPool, RoutingRequest
+from apps.execution.services import policies as routing_policies
+from apps.execution.services import routing as routing_services
+from apps.execution.services import setup as setup_services
 from apps.imports import services as import_services
 from apps.integrations import services as integration_services
 from apps.integrations.models import WebhookDelivery
@@ -108,6 +112,52 @@ ORG_PAGES = {
     "quality_sources_reapply": None,
     "quality_completeness": None,
     "quality_completeness_delete": "completeness_rule",
+    # execution reports (speed to lead, SLA compliance, rejections, fairness)
+    "execution_reports": None,
+    "execution_sla_report": None,
+    "execution_rejections_report": None,
+    "execution_fairness_report": None,
+    # execution inbox, manager queue and notifications
+    "execution_inbox": None,
+    "execution_assignment_accept": "assignment",
+    "execution_assignment_reject": "assignment",
+    "execution_lead_touch": "lead",
+    "execution_queue": None,
+    "execution_assignment_reassign": "assignment",
+    "execution_lead_route": "lead",
+    "execution_rep_availability": "member",
+    "execution_notifications": None,
+    "execution_notifications_count": None,
+    "execution_notifications_read": None,
+    # execution set-up: routing rules, simulator, queues, reps, calendars, reject reasons, SLA policies
+    "execution_routing": None,
+    "execution_routing_rule_new": None,
+    "execution_routing_rule": None,
+    "execution_routing_rule_delete": None,
+    "execution_routing_rule_move": None,
+    "execution_routing_fallback": None,
+    "execution_routing_publish": None,
+    "execution_routing_version": "policy_version",
+    "execution_simulator": None,
+    "execution_pools": None,
+    "execution_pool": "pool",
+    "execution_pool_delete": "pool",
+    "execution_reps": None,
+    "execution_rep": "member",
+    "execution_rep_absence_delete": "absence",
+    "execution_calendars": None,
+    "execution_calendar": "calendar",
+    "execution_reject_reasons": None,
+    "execution_reject_reason": "reject_reason",
+    "execution_sla_policies": None,
+    "execution_sla_policy": "sla_policy",
+}
+
+# Organisation pages whose address names something other than an object: the extra URL arguments.
+ORG_PAGE_ARGS = {
+    "execution_routing_rule": {"index": 0},
+    "execution_routing_rule_delete": {"index": 0},
+    "execution_routing_rule_move": {"index": 0},
 }
 
 # API routes: route name -> the kind of object its <pk> names (None: list or singleton).
@@ -138,6 +188,15 @@ API_ROUTES = {
     "api-customer-detail": "customer",
     "api-webhook-delivery-detail": "delivery",
     "api-webhook-delivery-redeliver": "delivery",
+    # routing (a lead's decisions and touches, assignments, reject reasons, previews)
+    "api-lead-routing": "lead",
+    "api-lead-touches": "lead",
+    "api-assignment-list": None,
+    "api-assignment-detail": "assignment",
+    "api-assignment-accept": "assignment",
+    "api-assignment-reject": "assignment",
+    "api-reject-reason-list": None,
+    "api-routing-preview": "probe:lead",  # POST naming the victim's lead in its body
 }
 
 
@@ -222,7 +281,42 @@ def victim(org, owner):
         file_name="secret.csv",
         object_type="lead",
     )
+    # Routing: a catch-all policy over a pool of `member`, and a lead routed to them. The
+    # fixture runs inside the test's transaction, where routing on commit never fires.
+    routing_pool = RoutingPool.objects.create(organization=org, name="Secret pool")
+    PoolMember.objects.create(organization=org, pool=routing_pool, membership=member)
+    policy = routing_policies.policy_for(org)
+    routing_policies.draft_update(
+        org=org,
+        policy=policy,
+        rules=[
+            {"name": "Secret rule", "conditions": [], "action": {"type": "pool", "pool": routing_pool.pk}}
+        ],
+    )
+    policy_version = routing_policies.policy_publish(org=org, policy=policy, actor=owner)
+    calendar = setup_services.calendar_create(
+        org=org, name="Secret calendar", time_zone="UTC", hours={}, holidays=[{"date": "2026-12-25"}]
+    )
+    reject_reason = setup_services.reject_reason_create(org=org, label="Secret reason")
+    sla_policy = setup_services.sla_policy_create(org=org, name="Secret SLA", target_minutes=15)
+    absence = setup_services.absence_create(
+        org=org,
+        membership=member,
+        starts_at=datetime.datetime(2026, 7, 1, tzinfo=datetime.UTC),
+        ends_at=datetime.datetime(2026, 7, 2, tzinfo=datetime.UTC),
+        note="Secret trip",
+    )
+    routed = record_services.lead_create(org=org, email="routed@secret.test", first_name="Secret Routed")
+    routing_services.route_request(request_id=RoutingRequest.objects.get(organization=org, lead=routed).pk)
+    assignment = Assignment.objects.get(organization=org, lead=routed)
     return {
+        "pool": routing_pool,
+        "policy_version": policy_version,
+        "calendar": calendar,
+        "reject_reason": reject_reason,
+        "sla_policy": sla_policy,
+        "absence": absence,
+        "assignment": assignment,
         "import_job": import_job,
         "duplicate": duplicate,
         "merge": merge,
@@ -254,7 +348,7 @@ def _org_route_names():
 @pytest.mark.parametrize("name", sorted(ORG_PAGES))
 def test_outsider_gets_404_on_every_org_page(name, victim, outsider_client, other_org):
     kind = ORG_PAGES[name]
-    kwargs = {"org_slug": victim["org"].slug}
+    kwargs = {"org_slug": victim["org"].slug, **ORG_PAGE_ARGS.get(name, {})}
     if kind:
         kwargs["pk"] = victim[kind].pk
     url = reverse(name, kwargs=kwargs)
@@ -300,6 +394,14 @@ def test_outsider_key_never_reaches_another_orgs_objects(name, victim, other_org
         assert model.objects.filter(external_id=target.external_id, organization=victim["org"]).count() == 1
         assert "Secret" not in response.content.decode()
         return
+    if kind and kind.startswith("probe:"):
+        # The victim's id in a request body is a field error, never a link to their object.
+        field = kind.removeprefix("probe:")
+        response = outsider_api.post(reverse(name), {field: victim[field].pk}, format="json")
+        assert response.status_code == 400, response.content
+        assert field in response.json()["error"]["fields"]
+        assert "Secret" not in response.content.decode()
+        return
     if kind is None:
         response = outsider_api.get(reverse(name))
         assert response.status_code == 200, response.content
@@ -333,5 +435,5 @@ def test_pages_route_names_match_the_url_shapes():
             has_pk = "<int:pk>" in route or "<pk>" in route
             assert has_pk == (ORG_PAGES[name] is not None), f"{name}: {route}"
             assert route.startswith("o/<slug:org_slug>/"), route
-        if API_ROUTES.get(name) and not API_ROUTES[name].startswith("bulk:"):
+        if API_ROUTES.get(name) and not API_ROUTES[name].startswith(("bulk:", "probe:")):
             assert re.search(r"\(\?P<pk>", route) or "<pk>" in route, route
