@@ -6,11 +6,14 @@ so in a subprocess with `bench.settings`, as it would in production.
 
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -123,30 +126,99 @@ def gunicorn(*, env: dict[str, str], workers: int = 2, timeout: float = 60):
             server.wait()
 
 
-def drive(url: str, *, count: int, clients: int, headers: dict | None = None):
+@contextmanager
+def celery(*, env: dict[str, str], concurrency: int = 2, beat: bool = False, timeout: float = 60):
+    """A Celery worker (`concurrency` prefork processes), and with `beat` the beat scheduler,
+    as `make run` starts them; yields once the worker is ready to take tasks."""
+    worker_command = [
+        PYTHON, "-m", "celery", "-A", "revops", "worker", "--loglevel", "INFO",
+        "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    children = []
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            worker = subprocess.Popen(
+                worker_command, cwd=ROOT, env=env, text=True, start_new_session=True,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            children.append(worker)
+            ready, tail = threading.Event(), []
+
+            def pump():  # the pipe must be drained for as long as the worker logs
+                for line in worker.stdout:
+                    tail[:] = [*tail[-40:], line]
+                    if " ready." in line:
+                        ready.set()
+
+            threading.Thread(target=pump, daemon=True).start()
+            if not ready.wait(timeout):
+                raise RuntimeError("the Celery worker did not start:\n" + "".join(tail))
+            if beat:
+                beat_command = [
+                    PYTHON, "-m", "celery", "-A", "revops", "beat", "--loglevel", "WARNING",
+                    "--schedule", str(Path(scratch) / "celerybeat-schedule"),
+                ]  # fmt: skip
+                children.append(  # its banner is noise in a results table; warnings still show
+                    subprocess.Popen(
+                        beat_command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
+                    )
+                )
+            yield
+        finally:
+            for child in children:  # each in its own process group: the worker's pool goes with it
+                if child.poll() is None:
+                    os.killpg(child.pid, signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
+
+
+def celery_purge(*, env: dict[str, str]) -> None:
+    """Drop every queued task, so a worker started next measures only what comes after."""
+    project_run("-m", "celery", "-A", "revops", "purge", "-f", env=env)
+
+
+def drive(
+    url: str,
+    *,
+    count: int,
+    clients: int,
+    headers: dict | None = None,
+    body: Callable[[int], dict] | None = None,
+    expect: int = 200,
+):
     """GET `url` `count` times from `clients` threads; return (latencies in s, wall time in s).
 
-    Every response must be a 200: timing error pages would measure the wrong thing.
+    With `body`, each request is instead a POST of `body(i)` as JSON, for a distinct
+    i in 0..count-1 (so each can carry, say, a unique e-mail). Every response must
+    have the status `expect`: timing error pages would measure the wrong thing.
     """
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     share = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
+    firsts = [sum(share[:i]) for i in range(clients)]
 
-    def client(n: int):
+    def client(first: int, n: int):
         mine = []
         with requests.Session() as session:
             session.headers.update(headers or {})
-            for _ in range(n):
+            for i in range(first, first + n):
                 start = time.perf_counter()
-                response = session.get(url, timeout=30)
+                if body is None:
+                    response = session.get(url, timeout=30)
+                else:
+                    response = session.post(url, json=body(i), timeout=30)
                 mine.append(time.perf_counter() - start)
-                if response.status_code != 200 and not errors:
+                if response.status_code != expect and not errors:
                     errors.append(f"{url} answered {response.status_code}: {response.text[:300]}")
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in share]
+    threads = [threading.Thread(target=client, args=args) for args in zip(firsts, share, strict=True)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()

@@ -3,6 +3,8 @@
 from django.db import connection
 from django.http import JsonResponse
 from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.records.models import Lead
 from revops.urls import handler400, handler404, handler500
@@ -17,6 +19,28 @@ def select1(request):
         cursor.execute("SELECT 1")
         (value,) = cursor.fetchone()
     return JsonResponse({"value": value})
+
+
+class DrfSelect1(APIView):
+    """`select1` through DRF with nothing of ours: no key, no scope check, no quota.
+
+    POST parses its JSON body (as any API write does) and ignores it, so a lead
+    POST can be compared with it body for body.
+    """
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = ()
+
+    def get(self, request):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            (value,) = cursor.fetchone()
+        return Response({"value": value})
+
+    def post(self, request):
+        request.data  # noqa: B018 - parsing the body is part of the floor of a write
+        return self.get(request)
 
 
 # Every field GET /api/v1/leads/ returns, in its order; the stage by key.
@@ -48,6 +72,7 @@ def leads_values(request):
 
 urlpatterns = [
     path("bench/select1/", select1),
+    path("bench/drf-select1/", DrfSelect1.as_view()),
     path("bench/leads-values/", leads_values),
     *revops_urlpatterns,
 ]
