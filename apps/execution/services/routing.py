@@ -305,6 +305,7 @@ def assignment_accept(
             api_key=api_key,
             origin=origin,
             reason="Accepted by the assigned rep",
+            at=now,
         )
     outbox_emit(
         org=org,

@@ -5,13 +5,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.accounts import demo as accounts_demo
+from apps.execution import demo as execution_demo
 from apps.records import demo as records_demo
 
 
 class Command(BaseCommand):
     help = (
         "Load the demo organisation: its people, then a year of records (accounts, leads and their stage "
-        "histories, opportunities, customers, touchpoints). Idempotent: re-running keeps existing data."
+        "histories, opportunities, customers, touchpoints), then routing and SLAs with a month of routing "
+        "history. Idempotent: re-running keeps existing data."
     )
 
     def add_arguments(self, parser):
@@ -27,12 +29,19 @@ class Command(BaseCommand):
         with transaction.atomic(), pghistory.context(actor_email="seed_demo"):
             org = accounts_demo.seed_people()
             counts = records_demo.seed_records(org, scale=opts["scale"])
+            records_done = time.monotonic()
+            routing = execution_demo.seed_execution(org)
         self.stdout.write(f"Demo organisation: {org.name} (/o/{org.slug}/)")
         if counts is None:
             self.stdout.write("Records: already loaded, left as they are.")
         else:
             summary = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items())
-            self.stdout.write(f"Records: {summary} ({time.monotonic() - started:.1f}s)")
+            self.stdout.write(f"Records: {summary} ({records_done - started:.1f}s)")
+        if routing is None:
+            self.stdout.write("Routing: already set up, left as it is.")
+        else:
+            summary = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in routing.items())
+            self.stdout.write(f"Routing: {summary} ({time.monotonic() - records_done:.1f}s)")
         self.stdout.write(f"Logins (password for all: {accounts_demo.DEMO_PASSWORD}):")
         for email, _name, role, _team in accounts_demo.PEOPLE:
             self.stdout.write(f"  {role.label:<14} {email}")
