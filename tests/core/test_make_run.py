@@ -79,7 +79,8 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(smoke_database):
     threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        # Migrations and the full demo seed (records, then a replayed routing history).
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not any("revops is running at" in line for line in output):
             assert process.poll() is None, "".join(output)
             time.sleep(0.5)
