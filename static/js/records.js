@@ -1,4 +1,4 @@
-// Records pages: row selection and bulk actions on lists, the rule editor, delete confirmations.
+// Records pages: row selection and bulk actions on lists.
 // Loaded as a static file (strict CSP: no inline scripts or handlers).
 (function () {
   function bulkForm() { return document.querySelector("form[data-bulk]"); }
@@ -53,33 +53,6 @@
     } else if (target.matches("form[data-bulk] select[name='action']")) {
       updateAction();
     }
-  });
-
-  // Rule editor: add a condition row from the <template>, keeping the formset's TOTAL_FORMS right.
-  document.addEventListener("click", function (event) {
-    const button = event.target.closest("[data-add-condition]");
-    if (!button) return;
-    const prefix = button.dataset.prefix;
-    const total = document.getElementById("id_" + prefix + "-TOTAL_FORMS");
-    const template = document.getElementById("condition-template");
-    const body = document.querySelector("[data-conditions]");
-    if (!total || !template || !body) return;
-    const index = parseInt(total.value, 10);
-    const max = document.getElementById("id_" + prefix + "-MAX_NUM_FORMS");
-    if (max && index >= parseInt(max.value, 10)) return;
-    const html = template.innerHTML.replace(/__prefix__/g, String(index));
-    const holder = document.createElement("tbody");
-    holder.innerHTML = html;
-    while (holder.firstElementChild) body.appendChild(holder.firstElementChild);
-    total.value = String(index + 1);
-    const first = body.lastElementChild && body.lastElementChild.querySelector("select");
-    if (first) first.focus();
-  });
-
-  // Forms that delete something ask first: <form data-confirm="Delete …?">.
-  document.addEventListener("submit", function (event) {
-    const message = event.target.dataset && event.target.dataset.confirm;
-    if (message && !window.confirm(message)) event.preventDefault();
   });
 
   document.addEventListener("DOMContentLoaded", function () {
