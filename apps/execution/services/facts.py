@@ -185,12 +185,19 @@ def _today_counts(org, time_zones: dict[int, str], now) -> dict[int, int]:
     return {row["assignee_id"]: row["n"] for row in rows}
 
 
-def pool_records(org, pool_ids, base: dict[int, types.Candidate], pools) -> dict[int, types.Pool]:
+def pool_members(org, pool_ids) -> list[PoolMember]:
+    """The active members of the pools, with their ledgers, read once per decision."""
+    return list(
+        PoolMember.objects.for_org(org).filter(pool_id__in=pool_ids, is_active=True).order_by("pool_id", "id")
+    )
+
+
+def pool_records(
+    org, pool_ids, base: dict[int, types.Candidate], pools, rows: list[PoolMember] | None = None
+) -> dict[int, types.Pool]:
     """Engine pools: each member's base candidate with this pool's weight, territory and ledger."""
     members = defaultdict(list)
-    for pm in (
-        PoolMember.objects.for_org(org).filter(pool_id__in=pool_ids, is_active=True).order_by("pool_id", "id")
-    ):
+    for pm in pool_members(org, pool_ids) if rows is None else rows:
         candidate = base.get(pm.membership_id)
         if candidate is None:
             continue

@@ -137,12 +137,13 @@ def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
     if version.fallback_pool_id:
         pool_ids.add(version.fallback_pool_id)
     pools = {p.pk: p for p in RoutingPool.objects.for_org(org).filter(pk__in=pool_ids)}
-    people_ids = facts.pool_member_ids(org, pool_ids)
+    pool_rows = facts.pool_members(org, pool_ids)
+    people_ids = {row.membership_id for row in pool_rows}
     people_ids |= {r.action.person for r in rules if r.action.person}
     people_ids |= {p for p in (lead_facts.account_owner, lead_facts.previous_owner) if p}
     need_loads = any(p.strategy in (types.LOAD_BALANCED, types.CAPACITY) for p in pools.values())
     base = facts.candidates(org, people_ids, now=now, need_loads=need_loads)
-    engine_pools = facts.pool_records(org, pool_ids, base, pools.values())
+    engine_pools = facts.pool_records(org, pool_ids, base, pools.values(), rows=pool_rows)
     decision = _decide_under_locks(org, rules, lead_facts, version, pools, base, engine_pools, now=now)
 
     record = RoutingDecision.objects.create(
