@@ -136,7 +136,7 @@ def test_unindexed_sorts_wait_until_the_list_is_under_the_cap(owner_client, org,
     emails = ["carol@c.test", "alice@a.test", "bob@b.test"]
     for email, company in zip(emails, ["Zed", "Mid", "Abc"], strict=True):
         services.lead_create(org=org, email=email, company=company)
-    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    monkeypatch.setattr(selectors.lists, "COUNT_CAP", 2)
     html = html_of(owner_client.get(url("records_leads", org), {"sort": "company"}))
     assert "Sorting by Company is available on lists of 2 rows or fewer" in html
     assert 'name="sort" value="company"' in html  # kept, so narrowing the filters applies it
@@ -144,7 +144,7 @@ def test_unindexed_sorts_wait_until_the_list_is_under_the_cap(owner_client, org,
     html = html_of(owner_client.get(url("records_leads", org), {"sort": "email"}))  # indexed: always
     assert "Sorting by" not in html
     assert _emails_in_order(html, emails) == ["alice@a.test", "bob@b.test", "carol@c.test"]
-    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    monkeypatch.setattr(selectors.lists, "COUNT_CAP", 3)
     html = html_of(owner_client.get(url("records_leads", org), {"sort": "company"}))
     assert "Sorting by" not in html
     assert _emails_in_order(html, emails) == ["bob@b.test", "alice@a.test", "carol@c.test"]  # Abc, Mid, Zed
@@ -290,19 +290,19 @@ def test_capped_count(org):
 
 def test_list_shows_a_capped_count_past_the_threshold(owner_client, org, monkeypatch):
     make_leads(org, 5)
-    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    monkeypatch.setattr(selectors.lists, "COUNT_CAP", 3)
     html = html_of(owner_client.get(url("records_leads", org)))
     assert "<strong>3+</strong> leads" in html
     assert "counting stops at 3+" in html
-    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
+    monkeypatch.setattr(selectors.lists, "COUNT_CAP", 5)
     html = html_of(owner_client.get(url("records_leads", org)))
     assert "<strong>5</strong> leads" in html and "3+" not in html
 
 
 def test_pages_never_go_past_the_cap(owner_client, org, monkeypatch):
     make_leads(org, 7)
-    monkeypatch.setattr(selectors, "COUNT_CAP", 4)
-    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
+    monkeypatch.setattr(selectors.lists, "COUNT_CAP", 4)
+    monkeypatch.setattr(selectors.lists, "PAGE_SIZE", 2)
     html = html_of(owner_client.get(url("records_leads", org), {"page": 99}))
     assert "Rows 3\u20134 of 4+" in html
     assert "Pages stop here" in html
@@ -386,7 +386,7 @@ def test_bulk_select_all_matching_follows_the_filters(client, org, members):
 
 def test_bulk_refuses_more_than_the_limit(client, org, members, monkeypatch):
     make_leads(org, 3)
-    monkeypatch.setattr(views, "BULK_MAX", 2)
+    monkeypatch.setattr(views.lists, "BULK_MAX", 2)
     client.force_login(members[Role.SALES_MANAGER].user)
     response = client.post(
         url("records_leads_bulk", org),

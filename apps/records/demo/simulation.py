@@ -1,18 +1,8 @@
-"""The demo organisation's records: a believable year of revenue operations.
+"""`build()`: the demo's year simulated in plain Python (deterministic for a seed, no database).
 
-About 5,000 accounts, 20,000 leads captured over the last twelve months whose
-stage histories follow the conversion rates and lags below, 1,500
-opportunities, 300 customers (some churned), 60,000 touchpoints, and the
-imperfections the quality pages exist for: exact-e-mail duplicates (flagged,
-as `lead_create` flags them), fuzzy ones (left to detect), incomplete records
-and source values no mapping knows.
-
-Two steps: `build()` simulates the year in plain Python (deterministic for a
-seed, no database), and `seed_records()` binds it to an organisation's stages
-and people and COPYs it in, writing what the services would have written
-(normalised e-mails, channels from the source mapping, accounts matched by
-domain, completeness scored with the organisation's rules). Services would
-take minutes for this volume; COPY takes seconds.
+Accounts first, then leads captured through the year, each walked through
+the funnel; then owners, scores and gaps, touchpoints, and customers with
+their expansion and renewal deals.
 """
 
 import itertools
@@ -20,280 +10,46 @@ import math
 import random
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.accounts.roles import Role
-
-from . import quality
-from .benchdata import copy_rows, reserve_ids
-from .models import DuplicateCandidate, Lead, LifecycleStage, ObjectType, SourceMapping
-from .normalize import normalize_email
-
-SEED = 20260101
-DEFAULT_COUNTS = {
-    "accounts": 5000,
-    "leads": 20000,
-    "opportunities": 1500,
-    "customers": 300,
-    "touchpoints": 60000,
-}
-
-
-def planned_counts(scale: float = 1.0) -> dict[str, int]:
-    """The sizes `build(scale)` produces, exactly."""
-    return {name: max(1, round(count * scale)) for name, count in DEFAULT_COUNTS.items()}
-
-
-# --- Reference data ---------------------------------------------------------------
-
-INDUSTRIES = [
-    ("Software", 25), ("Financial services", 10), ("Manufacturing", 10), ("Professional services", 10),
-    ("Healthcare", 9), ("Retail & e-commerce", 9), ("Logistics", 6), ("Education", 5), ("Media", 5),
-    ("Telecommunications", 4), ("Public sector", 4), ("Energy", 3),
-]  # fmt: skip
-# country, region, dialling code, company suffix, weight
-COUNTRIES = [
-    ("US", "North America", "1", "Inc.", 40), ("CA", "North America", "1", "Inc.", 5),
-    ("GB", "EMEA", "44", "Ltd", 10), ("DE", "EMEA", "49", "GmbH", 8), ("FR", "EMEA", "33", "SAS", 6),
-    ("NL", "EMEA", "31", "B.V.", 4), ("SE", "EMEA", "46", "AB", 3), ("ES", "EMEA", "34", "S.L.", 3),
-    ("AU", "APAC", "61", "Pty Ltd", 4), ("IN", "APAC", "91", "Pvt Ltd", 4),
-    ("SG", "APAC", "65", "Pte Ltd", 2), ("JP", "APAC", "81", "K.K.", 2),
-    ("BR", "LATAM", "55", "Ltda", 3), ("MX", "LATAM", "52", "S.A.", 2),
-]  # fmt: skip
-DIALLING = {code: dial for code, _region, dial, _suffix, _weight in COUNTRIES}
-TLDS = {"GB": ".co.uk", "DE": ".de", "FR": ".fr", "NL": ".nl", "SE": ".se", "ES": ".es", "AU": ".com.au",
-        "JP": ".jp", "BR": ".com.br"}  # fmt: skip
-# employees from, to, weight
-EMPLOYEE_BANDS = [
-    (1, 10, 8), (11, 50, 24), (51, 200, 30), (201, 1000, 22), (1001, 5000, 11), (5001, 50000, 5),
-]  # fmt: skip
-FIRST_NAMES = [
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
-    "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Maria",
-    "Ahmed", "Fatima", "Wei", "Mei", "Hiroshi", "Yuki", "Priya", "Arjun", "Olga", "Ivan", "Lars", "Ingrid",
-    "Pierre", "Camille", "Lukas", "Hannah", "Sofia", "Mateo", "Chloé", "Noah", "Emma", "Liam", "Olivia",
-    "Lucas", "Amelia", "Zoë", "Raj", "Ananya", "Kwame", "Amara", "Diego", "Lucía", "Sven", "Astrid",
-    "Tomás", "Inês", "Niamh", "Cian", "Aisha", "Omar", "Hana", "Kenji",
-]  # fmt: skip
-LAST_NAMES = [
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
-    "Thompson", "White", "Harris", "Clark", "Lewis", "Walker", "Young", "Allen", "King", "Wright", "Scott",
-    "Green", "Baker", "Adams", "Nelson", "Hill", "Müller", "Schmidt", "Schneider", "Fischer", "Dubois",
-    "Laurent", "Bernard", "Rossi", "Russo", "Jansen", "de Vries", "Andersson", "Johansson", "Nilsson",
-    "Kowalski", "Nowak", "Tanaka", "Suzuki", "Sato", "Kim", "Park", "Chen", "Wang", "Li", "Zhang", "Patel",
-    "Sharma", "Singh", "Gupta", "O'Brien", "Murphy", "Kelly", "Silva", "Santos", "Oliveira", "Costa",
-]  # fmt: skip
-TITLES = [
-    ("Marketing Operations Manager", 8), ("Demand Generation Manager", 8), ("Head of Revenue Operations", 6),
-    ("RevOps Analyst", 6), ("VP Marketing", 5), ("VP Sales", 5), ("Sales Director", 5), ("CMO", 3),
-    ("CRO", 2), ("Founder & CEO", 3), ("Growth Marketer", 6), ("SDR Team Lead", 4), ("Head of Sales", 4),
-    ("Sales Operations Manager", 5), ("Marketing Manager", 8), ("Account Executive", 5), ("CFO", 2),
-    ("Data Analyst", 4), ("Customer Success Manager", 3),
-]  # fmt: skip
-COMPANY_HEADS = [
-    "Blue", "North", "Bright", "Silver", "Iron", "Stone", "Clear", "Swift", "True", "Deep", "Red", "Green",
-    "Summit", "Harbor", "Maple", "Cedar", "Pine", "Quantum", "Vector", "Nova", "Apex", "Lumen", "Polar",
-    "Atlas", "Orbit", "Pixel", "Cobalt", "Amber", "Falcon", "Granite", "Willow", "Aspen", "Beacon", "Crest",
-    "Ember", "Fjord", "Helix", "Juniper", "Kestrel", "Lattice", "Meridian", "Nimbus", "Onyx", "Prism",
-    "Quartz", "Ridge",
-]  # fmt: skip
-COMPANY_TAILS = [
-    "wave", "field", "stone", "point", "bridge", "path", "gate", "works", "line", "shore", "peak", "forge",
-    "light", "mark", "leaf", "wood", "bay", "port", "scale", "loop", "stack", "grid", "base", "flow",
-]  # fmt: skip
-COMPANY_KINDS = [
-    "Analytics", "Systems", "Labs", "Logistics", "Health", "Software", "Partners", "Group", "Capital",
-    "Robotics", "Media", "Foods", "Energy", "Networks", "Cloud", "Security", "Bio", "Learning", "Retail",
-    "Motors",
-]  # fmt: skip
-FREE_MAIL = ["gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com", "proton.me"]
-
-
-@dataclass(frozen=True)
-class Channel:
-    name: str  # the canonical channel its sources map to; "" when no mapping knows them
-    volume: float  # share of new leads
-    quality: float  # relative Inquiry → MQL conversion
-    sources: tuple  # (source as received, utm_source, utm_medium), first is the usual one
-    campaigns: tuple  # campaign stems; the quarter is prefixed
-    touch: str  # the touchpoint type of an interaction in this channel
-
-
-CHANNELS = [
-    Channel("Paid Search", 22, 0.9, (("google", "google", "cpc"), ("bing", "bing", "cpc")),
-            ("brand-search", "competitor-search", "category-search"), "ad_click"),
-    Channel("Paid Social", 18, 0.6, (("linkedin", "linkedin", "paid-social"), ("LinkedIn", "li", "paid"),
-                                     ("facebook", "facebook", "paid-social")),
-            ("revops-guide-ads", "abm-retargeting", "lead-gen-forms"), "ad_click"),
-    Channel("Email", 12, 1.1, (("newsletter", "newsletter", "email"),),
-            ("monthly-newsletter", "nurture-track", "product-update"), "email_click"),
-    Channel("Organic Search", 20, 1.0, (("organic", "google", "organic"),), ("blog", "seo-guides"), "visit"),
-    Channel("Partner", 6, 1.7, (("partner", "partner", "referral"),), ("partner-referrals",), "referral"),
-    Channel("Events", 8, 1.3, (("event", "event", "booth"), ("webinar", "webinar", "email")),
-            ("revops-summit", "saas-connect", "webinar-forecasting"), "event"),
-    Channel("Direct", 10, 1.4, (("direct", "", ""),), (), "visit"),
-    # Review sites and a podcast nobody mapped yet: the quality page lists them.
-    Channel("", 4, 1.0, (("capterra", "capterra", "review-site"), ("g2", "g2", "review-site"),
-                         ("podcast", "podcast", "audio")), ("listing", "sponsorship"), "visit"),
-]  # fmt: skip
-# raw value (lower-case), canonical channel, source name
-SOURCE_MAPPINGS = [
-    ("google", "Paid Search", "Google Ads"), ("bing", "Paid Search", "Microsoft Ads"),
-    ("cpc", "Paid Search", ""),
-    ("linkedin", "Paid Social", "LinkedIn"), ("li", "Paid Social", "LinkedIn"),
-    ("facebook", "Paid Social", "Meta"), ("paid-social", "Paid Social", ""),
-    ("newsletter", "Email", "Newsletter"), ("email", "Email", ""), ("organic", "Organic Search", ""),
-    ("partner", "Partner", ""), ("event", "Events", ""), ("webinar", "Events", "Webinar"),
-    ("direct", "Direct", ""), ("sales", "Sales", "Sales team"),
-]  # fmt: skip
-SEARCH_TERMS = ["revenue operations software", "lead routing tool", "sla tracking", "marketing attribution"]
-AD_CONTENT = ["hero-demo", "carousel-guide", "video-15s", "cta-trial"]
-
-# from, to, conversion, lag median (days), lag spread (log-normal sigma)
-TRANSITIONS = {
-    "inquiry": ("mql", 0.35, 14.0, 0.9),
-    "mql": ("sal", 0.60, 2.0, 0.8),
-    "sal": ("sql", 0.50, 12.0, 0.7),
-    "sql": ("opportunity", 0.70, 8.0, 0.7),
-    "opportunity": ("customer", 0.25, 45.0, 0.5),
-}
-# Leads that do not move on: share recycled, share disqualified (the rest wait), median days until then.
-EXITS = {
-    "inquiry": (0.0, 0.12, 10.0),
-    "mql": (0.45, 0.20, 12.0),
-    "sal": (0.55, 0.25, 14.0),
-    "sql": (0.50, 0.20, 21.0),
-    "opportunity": (1.0, 0.0, 35.0),  # a lost deal goes back to nurture
-}
-SKIP_MQL = 0.06  # of MQL conversions: a demo request goes straight to sales
-SKIP_SQL = 0.05  # of SQL conversions: the AE opens the opportunity on the first call
-DETOUR = 0.04  # of MQL → SAL conversions: recycled once and re-engaged first
-REENGAGE = 0.25  # of recycled leads come back as MQLs
-RECYCLE_REASONS = [
-    "Not ready: timing",
-    "No response after 5 touches",
-    "No budget this year",
-    "Nurture: too early",
-]
-DISQUALIFY_REASONS = [
-    "Outside the ICP: too small", "Competitor", "Student", "Spam or fake details",
-    "Existing customer contact",
-]  # fmt: skip
-LOSS_REASONS = ["Price", "Lost to a competitor", "No decision", "Timing", "Missing feature", "Budget cut"]
-# Lead score range by current stage.
-SCORES = {
-    "inquiry": (5, 45), "mql": (50, 85), "sal": (60, 95), "sql": (60, 95), "opportunity": (70, 100),
-    "customer": (70, 100), "recycled": (20, 50), "disqualified": (0, 15),
-}  # fmt: skip
-CHURN_REASONS = ["Churned: budget cut", "Churned: moved to a competitor", "Churned: low adoption"]
-
-# Owner slots, bound to the demo sales reps by seed_records: two SDRs, an AE, a CSM.
-SDRS, AE, CSM = (0, 1), 2, 3
-
-
-# --- The simulation (plain data) --------------------------------------------------------
-
-
-@dataclass
-class DemoAccount:
-    name: str
-    domain: str
-    industry: str
-    employees: int | None
-    annual_revenue: Decimal | None
-    country: str
-    region: str
-    suffix: str
-    created: datetime
-    weight: float
-    owner: int | None = None
-
-
-@dataclass
-class DemoLead:
-    captured: datetime
-    first_name: str
-    last_name: str
-    email: str
-    company: str
-    title: str
-    phone: str
-    country: str
-    channel: Channel
-    source: str
-    utm_source: str
-    utm_medium: str
-    utm_campaign: str
-    utm_term: str
-    utm_content: str
-    account: int | None  # matched by e-mail domain
-    works_at: int | None  # the account a rep can link a free-mail lead to
-    sdr: int
-    owner: int | None = None
-    deal: int | None = None  # index of its new-business opportunity
-    score: int = 0
-    events: list = field(default_factory=list)  # (from, to, at, origin, reason, actor slot)
-    reached: set = field(default_factory=set)
-
-
-@dataclass
-class DemoOpportunity:
-    name: str
-    account: int
-    lead: int | None
-    amount: Decimal
-    type: str
-    created: datetime
-    owner: int
-    source: str
-    status: str = "open"
-    close: datetime | None = None  # when it closed, or (open) when it is expected to
-    loss_reason: str = ""
-    stage: str = ""  # the sales stage, as the CRM names it
-
-
-@dataclass
-class DemoCustomer:
-    account: int
-    arr: Decimal
-    start: datetime
-    churn: datetime | None = None
-
-
-@dataclass
-class Demo:
-    accounts: list = field(default_factory=list)
-    leads: list = field(default_factory=list)
-    touchpoints: list = field(default_factory=list)  # dicts
-    opportunities: list = field(default_factory=list)
-    customers: list = field(default_factory=list)
-    duplicates: list = field(default_factory=list)  # (later lead, earlier lead) with the same e-mail
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "accounts": len(self.accounts),
-            "leads": len(self.leads),
-            "opportunities": len(self.opportunities),
-            "customers": len(self.customers),
-            "touchpoints": len(self.touchpoints),
-            "stage_events": sum(len(lead.events) for lead in self.leads),
-            "duplicates": len(self.duplicates),
-        }
-
-
-def channel_of(mapping: dict[str, str], *values: str) -> str:
-    """services.channel_for over a plain {raw value: channel} dict."""
-    for value in values:
-        raw = (value or "").strip().lower()
-        if raw in mapping:
-            return mapping[raw]
-    return ""
+from ..normalize import normalize_email
+from .data import Demo, DemoAccount, DemoCustomer, DemoLead, DemoOpportunity
+from .reference import (
+    AD_CONTENT,
+    AE,
+    CHANNELS,
+    CHURN_REASONS,
+    COMPANY_HEADS,
+    COMPANY_KINDS,
+    COMPANY_TAILS,
+    COUNTRIES,
+    CSM,
+    DETOUR,
+    DIALLING,
+    DISQUALIFY_REASONS,
+    EMPLOYEE_BANDS,
+    EXITS,
+    FIRST_NAMES,
+    FREE_MAIL,
+    INDUSTRIES,
+    LAST_NAMES,
+    LOSS_REASONS,
+    RECYCLE_REASONS,
+    REENGAGE,
+    SCORES,
+    SDRS,
+    SEARCH_TERMS,
+    SEED,
+    SKIP_MQL,
+    SKIP_SQL,
+    TITLES,
+    TLDS,
+    TRANSITIONS,
+    planned_counts,
+)
 
 
 def _ascii(text: str) -> str:
@@ -748,184 +504,3 @@ class _Builder:
 def build(*, scale: float = 1.0, seed: int = SEED, now: datetime | None = None) -> Demo:
     """Simulate the demo organisation's year, without touching the database."""
     return _Builder(scale=scale, seed=seed, now=now or timezone.now()).build()
-
-
-# --- Writing it ------------------------------------------------------------------------
-
-
-def source_mappings_ensure(org) -> dict[str, str]:
-    """Add the demo's source mappings the organisation lacks; return its whole {raw value: channel}."""
-    existing = set(SourceMapping.objects.for_org(org).values_list("raw_value", flat=True))
-    SourceMapping.objects.bulk_create(
-        [
-            SourceMapping(organization=org, raw_value=raw, channel=channel, source_name=name)
-            for raw, channel, name in SOURCE_MAPPINGS
-            if raw not in existing
-        ]
-    )
-    return dict(SourceMapping.objects.for_org(org).values_list("raw_value", "channel"))
-
-
-def _owner_slots(org) -> list[tuple[int, int] | None]:
-    """(membership id, user id) for each owner slot: the demo's sales reps in order, else any."""
-    from apps.accounts.demo import PEOPLE
-    from apps.accounts.models import Membership
-
-    reps = list(
-        Membership.objects.for_org(org)
-        .filter(role=Role.SALES_REP, is_active=True)
-        .select_related("user")
-        .order_by("pk")
-    )
-    by_email = {m.user.email: m for m in reps}
-    ordered = [by_email[e] for e, _n, role, _t in PEOPLE if role == Role.SALES_REP and e in by_email] or reps
-    if not ordered:
-        return [None] * 4
-    return [(ordered[i % len(ordered)].pk, ordered[i % len(ordered)].user_id) for i in range(4)]
-
-
-def _lead_record(lead: DemoLead) -> dict:
-    """The fields completeness rules may name, as quality.as_record would give them."""
-    return {
-        "email": lead.email, "first_name": lead.first_name, "last_name": lead.last_name,
-        "title": lead.title, "phone": lead.phone, "company": lead.company, "country": lead.country,
-        "source": lead.source, "utm_source": lead.utm_source, "utm_medium": lead.utm_medium,
-        "utm_campaign": lead.utm_campaign, "utm_term": lead.utm_term, "utm_content": lead.utm_content,
-        "score": lead.score, "owner": lead.owner, "account": lead.account, "stage": lead.events[-1][1],
-    }  # fmt: skip
-
-
-def seed_records(org, *, scale: float = 1.0, seed: int = SEED, now: datetime | None = None) -> dict | None:
-    """Fill `org` with the demo's records; returns the counts written, or None when it has leads already.
-
-    `scale` shrinks or grows every count (tests use 0.05). One transaction.
-    """
-    if Lead.objects.for_org(org).exists():
-        return None
-    demo = build(scale=scale, seed=seed, now=now)
-    with transaction.atomic():
-        mapping = source_mappings_ensure(org)
-        _write(org, demo, mapping)
-    return demo.counts()
-
-
-def _write(org, demo: Demo, mapping: dict[str, str]) -> None:
-    from .benchdata import ACCOUNT_COLUMNS, LEAD_COLUMNS
-
-    stages = {s.key: s.pk for s in LifecycleStage.objects.for_org(org)}
-    slots = _owner_slots(org)
-
-    def member(slot):
-        return None if slot is None or slots[slot] is None else slots[slot][0]
-
-    def user(slot):
-        return None if slot is None or slots[slot] is None else slots[slot][1]
-
-    lead_rules = quality.rules_for(org=org, object_type=ObjectType.LEAD)
-    account_rules = quality.rules_for(org=org, object_type=ObjectType.ACCOUNT)
-    with connection.cursor() as cursor:
-        first_account = reserve_ids(cursor, "records_account", len(demo.accounts))
-        first_lead = reserve_ids(cursor, "records_lead", len(demo.leads))
-
-        def account_id(index):
-            return None if index is None else first_account + index
-
-        def account_row(i, a: DemoAccount):
-            record = {
-                "name": a.name, "domain": a.domain, "industry": a.industry, "employees": a.employees,
-                "annual_revenue": a.annual_revenue, "country": a.country, "region": a.region,
-            }  # fmt: skip
-            return (
-                first_account + i, a.created, a.created, org.pk, None, a.name, a.domain, a.industry,
-                a.employees, a.annual_revenue, a.country, a.region, member(a.owner), {},
-                quality.score(record, account_rules),
-            )  # fmt: skip
-
-        copy_rows(
-            cursor,
-            "records_account",
-            ACCOUNT_COLUMNS,
-            (account_row(i, a) for i, a in enumerate(demo.accounts)),
-        )
-
-        # Tables with history triggers (accounts above, opportunities, customers) go
-        # before the big ones: every history row's trigger opens a subtransaction,
-        # and each of those rescans the queue of foreign-key checks deferred to
-        # commit, so inserting them behind 100,000 queued checks costs seconds.
-        # Deferred checks also make the order safe: leads exist by commit.
-        copy_rows(
-            cursor,
-            "records_opportunity",
-            ["created_at", "updated_at", "organization_id", "name", "account_id", "primary_contact_id",
-             "amount", "currency", "stage", "status", "type", "source", "created_date", "close_date",
-             "owner_id", "loss_reason", "custom"],
-            (
-                (d.created, d.close if d.status != "open" else d.created, org.pk, d.name,
-                 account_id(d.account), None if d.lead is None else first_lead + d.lead, d.amount,
-                 org.currency, d.stage, d.status, d.type, d.source, d.created.date(),
-                 d.close.date() if d.close else None, member(d.owner), d.loss_reason, {})
-                for d in demo.opportunities
-            ),
-        )  # fmt: skip
-        copy_rows(
-            cursor,
-            "records_customer",
-            ["created_at", "updated_at", "organization_id", "account_id", "arr", "start_date", "churn_date"],
-            (
-                (c.start, c.churn or c.start, org.pk, account_id(c.account), c.arr, c.start.date(),
-                 c.churn.date() if c.churn else None)
-                for c in demo.customers
-            ),
-        )  # fmt: skip
-
-        def lead_row(i, lead: DemoLead):
-            _frm, stage, entered, *_ = lead.events[-1]
-            channel = channel_of(mapping, lead.source, lead.utm_source, lead.utm_medium)
-            return (
-                first_lead + i, lead.captured, entered, org.pk, None, lead.email, lead.first_name,
-                lead.last_name, lead.title, lead.phone, lead.company, lead.country, lead.source, channel,
-                lead.utm_source, lead.utm_medium, lead.utm_campaign, lead.utm_term, lead.utm_content, {},
-                stages[stage], entered, member(lead.owner), account_id(lead.account), lead.score,
-                lead.captured, quality.score(_lead_record(lead), lead_rules), None,
-            )  # fmt: skip
-
-        copy_rows(
-            cursor, "records_lead", LEAD_COLUMNS, (lead_row(i, lead) for i, lead in enumerate(demo.leads))
-        )
-        copy_rows(
-            cursor,
-            "records_stageevent",
-            ["created_at", "updated_at", "organization_id", "lead_id", "from_stage", "to_stage", "at",
-             "actor_id", "api_key_prefix", "reason", "origin"],
-            (
-                (at, at, org.pk, first_lead + i, frm, to, at, user(actor), "", reason, origin)
-                for i, lead in enumerate(demo.leads)
-                for frm, to, at, origin, reason, actor in lead.events
-            ),
-        )  # fmt: skip
-        copy_rows(
-            cursor,
-            "records_touchpoint",
-            ["created_at", "updated_at", "organization_id", "lead_id", "account_id", "channel", "source",
-             "medium", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "campaign_ref",
-             "type", "occurred_at"],
-            (
-                (t["occurred_at"], t["occurred_at"], org.pk, first_lead + t["lead"],
-                 account_id(demo.leads[t["lead"]].account),
-                 channel_of(mapping, t["source"], t["utm_source"], t["utm_medium"]), t["source"], t["medium"],
-                 t["utm_source"], t["utm_medium"], t["utm_campaign"], t["utm_term"], t["utm_content"],
-                 t["campaign_ref"], t["type"], t["occurred_at"])
-                for t in demo.touchpoints
-            ),
-        )  # fmt: skip
-        copy_rows(
-            cursor,
-            "records_duplicatecandidate",
-            ["created_at", "updated_at", "organization_id", "lead_id", "other_id", "reason", "score",
-             "status"],
-            (
-                (demo.leads[a].captured, demo.leads[a].captured, org.pk, first_lead + a, first_lead + b,
-                 DuplicateCandidate.Reason.EMAIL.value, 1.0, DuplicateCandidate.Status.OPEN.value)
-                for a, b in demo.duplicates
-            ),
-        )  # fmt: skip
