@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from apps.core.api.serializers import StrictSerializer
 from apps.execution.routing import types
-from apps.records.api.serializers import TouchpointOutput
+from apps.records.api.serializers import LeadInput, TouchpointOutput
 
 # A touch logged a little ahead of the server clock is clock skew; further ahead it
 # would meet a first-touch SLA before anyone picked up the phone.
@@ -179,28 +179,14 @@ class RejectReasonOutput(serializers.Serializer):
     is_active = serializers.BooleanField()
 
 
-class PreviewLeadData(StrictSerializer):
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    first_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    company = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    country = serializers.RegexField(
-        r"^[A-Za-z]{2}$",
-        required=False,
-        allow_blank=True,
-        error_messages={"invalid": "Use a two-letter ISO country code."},
-    )
-    source = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    utm_source = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    utm_medium = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    utm_campaign = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    utm_term = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    utm_content = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    stage = serializers.SlugField(required=False, help_text="A lifecycle stage key; defaults to inquiry.")
-    score = serializers.IntegerField(required=False, min_value=-100000, max_value=100000)
-    custom = serializers.DictField(required=False)
+class PreviewLeadData(LeadInput):
+    """The fields of a lead as `POST /leads/` takes them, less those a preview cannot use."""
+
+    # An unsaved lead has no identity, owner or history yet; its account is matched by domain.
+    external_id = None
+    owner = None
+    account = None
+    captured_at = None
 
 
 class PreviewInput(StrictSerializer):
