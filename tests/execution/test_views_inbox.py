@@ -314,6 +314,17 @@ def test_a_manager_may_accept_for_a_rep(client, org, routed, manager, rep):
     assert assignment.assignee == rep
 
 
+def test_a_manager_of_another_team_cannot_act_on_the_offer(client, org, routed, rep):
+    assignment = offer(org, email="ann@acme.test")
+    stranger = factories.make_member(org, role=Role.SALES_MANAGER)
+    account_services.team_create(org=org, name="Outbound", manager=stranger)
+    for name in ("execution_assignment_accept", "execution_assignment_reassign"):
+        response = client_for(stranger).post(url(name, org, assignment.pk))
+        assert response.status_code == 404, name
+    assignment.refresh_from_db()
+    assert assignment.status == Assignment.Status.OFFERED and assignment.assignee == rep
+
+
 def test_viewers_cannot_accept(client, org, routed, members):
     assignment = offer(org, email="ann@acme.test")
     response = client_for(members[Role.VIEWER]).post(url("execution_assignment_accept", org, assignment.pk))

@@ -51,12 +51,16 @@ class TouchForm(forms.Form):
 def _assignment(request, pk) -> Assignment:
     """An assignment of this organisation the caller may act on.
 
-    A rep without "leads.reassign" only reaches their own; anyone else's is
-    the same 404 as a missing one.
+    A rep without "leads.reassign" only reaches their own, a manager those of
+    the teams they manage; anything else is the same 404 as a missing one.
     """
     assignments = Assignment.objects.select_related("lead", "assignee__user")
     if not request.membership.can(REASSIGN):
         assignments = assignments.filter(assignee=request.membership)
+    else:
+        steered = selectors.managed_member_ids(org=request.org, membership=request.membership)
+        if steered is not None:
+            assignments = assignments.filter(assignee_id__in=steered)
     return get_for_org(assignments, org=request.org, pk=pk)
 
 
