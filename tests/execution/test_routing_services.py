@@ -716,3 +716,25 @@ def test_routing_is_scoped_to_the_org(org, other_org, reps):
     assert mine.assignee_id in {rep.pk for rep in reps}
     assert other.assignee_id == theirs.pk
     assert mine.organization_id == org.pk and other.organization_id == other_org.pk
+
+
+def test_a_lead_disqualified_before_its_routing_ran_is_not_offered(org, reps):
+    publish_policy(org, rules=[pool_rule(pool_with_reps(org, reps))])
+    lead = new_lead(org)  # its routing request waits for the commit
+    records.lead_change_stage(org=org, lead=lead, to="disqualified", reason="Spam")
+
+    assert route_pending(lead) is None
+    assert not Assignment.objects.filter(lead=lead).exists()
+
+
+def test_a_rejection_credits_the_ledger_under_the_pool_lock(org, reps, reason):
+    pool = pool_with_reps(org, reps)
+    publish_policy(org, rules=[pool_rule(pool)])
+    decision = route_new_lead(org)
+    member = PoolMember.objects.get(pool=pool, membership_id=decision.assignee_id)
+    before = member.pass_value
+
+    routing.assignment_reject(org=org, assignment=offer_of(decision), actor=None, reason=reason)
+
+    member.refresh_from_db()
+    assert (member.pass_value, member.rejected_count, member.credits) == (before - 1, 1, 1)

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ from apps.execution.models.routing import Trigger
 from apps.execution.routing import engine, types
 from apps.integrations.services import outbox_emit
 from apps.records.models import Lead, Origin
+from apps.records.stages import DETOUR
 
 from . import facts, notifications, policies, sla
 
@@ -125,8 +126,10 @@ def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
         .select_related("account", "stage")
         .get(pk=request.lead_id, organization=org)
     )
-    if lead.merged_into_id or Assignment.objects.filter(lead=lead, status__in=Assignment.LIVE).exists():
-        return None  # merged away, or someone already has it: nothing to decide
+    if lead.merged_into_id or lead.stage.kind == DETOUR or lead.stage.key == "customer":
+        return None  # merged away, or no longer a lead to work (a request made before it left)
+    if Assignment.objects.filter(lead=lead, status__in=Assignment.LIVE).exists():
+        return None  # someone already has it: nothing to decide
     version = policies.published_version(org)
     if version is None:
         return None
@@ -263,7 +266,23 @@ def _offer(
 # --- What reps and managers do with an offer ---------------------------------
 
 
-def _live(org, assignment_id: int) -> Assignment:
+def _live(org, assignment_id: int, *, wait: bool = True) -> Assignment:
+    """The assignment, locked, after its lead: every writer takes the lead first
+    (routing, stage changes, accept, reject, reassign), so none waits on another
+    in a cycle. `wait=False` (the SLA sweep) raises `LeadBusy` instead of waiting."""
+    lead_id = (
+        Assignment.objects.for_org(org).filter(pk=assignment_id).values_list("lead_id", flat=True).first()
+    )
+    if lead_id is not None:
+        locked = (
+            Lead.objects.select_for_update(of=("self",), nowait=not wait)
+            .filter(pk=lead_id, organization=org)
+            .values_list("pk", flat=True)
+        )
+        try:
+            list(locked)
+        except OperationalError as error:
+            raise LeadBusy(f"Lead {lead_id} is being changed; the step will be retried.") from error
     assignment = (
         Assignment.objects.for_org(org)
         .select_for_update(of=("self",))
@@ -274,6 +293,11 @@ def _live(org, assignment_id: int) -> Assignment:
     if assignment is None:
         raise ServiceError("No such assignment.", code="not_found")
     return assignment
+
+
+class LeadBusy(ServiceError):
+    def __init__(self, message: str):
+        super().__init__(message, code="busy")
 
 
 @transaction.atomic
@@ -339,6 +363,10 @@ def assignment_reject(
         update_fields=["status", "rejected_at", "reject_reason", "reject_note", "actor", "updated_at"]
     )
     if assignment.pool_id:
+        # The ledger is written under the pool's lock, as routing writes it.
+        RoutingPool.objects.select_for_update().filter(pk=assignment.pool_id).values_list(
+            "pk", flat=True
+        ).first()
         member = (
             PoolMember.objects.select_related("pool")
             .filter(pool_id=assignment.pool_id, membership_id=assignment.assignee_id)
@@ -380,12 +408,19 @@ def assignment_reject(
 
 @transaction.atomic
 def assignment_reassign(
-    *, org, assignment: Assignment, actor=None, to=None, trigger: str = Trigger.REASSIGNED, note: str = ""
+    *,
+    org,
+    assignment: Assignment,
+    actor=None,
+    to=None,
+    trigger: str = Trigger.REASSIGNED,
+    note: str = "",
+    wait: bool = True,
 ) -> Assignment | None:
     """End a live assignment and offer the lead to `to`, or route it again
     without the current assignee. Returns the new assignment when `to` is given."""
     now = timezone.now()
-    assignment = _live(org, assignment.pk)
+    assignment = _live(org, assignment.pk, wait=wait)
     if not assignment.is_live:
         raise ServiceError("Only an offered or accepted lead can be reassigned.", code="not_live")
     if to is not None and to.organization_id != org.pk:
@@ -440,7 +475,9 @@ def routing_retry_held(*, org, lead: Lead) -> RoutingRequest | None:
 
 def assignments_close_for_lead(*, org, lead: Lead, now: datetime | None = None) -> int:
     """A lead that left the working funnel (won, disqualified, recycled) frees its rep's capacity."""
-    live = list(Assignment.objects.for_org(org).filter(lead=lead, status__in=Assignment.LIVE))
+    live = list(
+        Assignment.objects.for_org(org).select_for_update().filter(lead=lead, status__in=Assignment.LIVE)
+    )
     for assignment in live:
         assignment.status = Assignment.Status.CLOSED
         assignment.closed_at = now or timezone.now()

@@ -308,8 +308,10 @@ def _reassign(timer: SlaTimer, step: dict, *, now: datetime) -> None:
     if assignment.status == Assignment.Status.OFFERED or (
         assignment.status == Assignment.Status.ACCEPTED and timer.clock == Clock.FIRST_TOUCH and untouched
     ):
+        # Never wait on a rep acting on this lead right now: they lock the lead, then
+        # the timers this sweep holds. LeadBusy retries the step a little later.
         assignment_reassign(org=timer.organization, assignment=assignment, trigger=Trigger.ESCALATED,
-                            note=f"SLA escalation: {timer.policy.name}")  # fmt: skip
+                            note=f"SLA escalation: {timer.policy.name}", wait=False)  # fmt: skip
         assignment.refresh_from_db(fields=["status"])
         if step.get("mark_unavailable"):
             rep_set_available(org=timer.organization, membership=timer.assignee, available=False)

@@ -288,7 +288,7 @@ def execution_lead_route(request, pk):
         messages.error(request, "Publish a routing policy first: there are no rules to route by.")
         return _back(request, _queue_url(request))
     # Usually already routed by the on-commit hook; this call is a no-op then.
-    routing.route_request(request_id=routing_request.pk)
+    routing.route_request_or_retry(request_id=routing_request.pk)
     decision = (
         RoutingDecision.objects.for_org(request.org)
         .filter(request=routing_request)
