@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts import services as account_services
 from apps.accounts.roles import Role
 from apps.execution.models import (
     BusinessCalendar,
@@ -467,8 +468,10 @@ def profile_data(**overrides):
 
 
 def test_manager_sets_availability_caps_and_hours(client, org, members, world):
-    client.force_login(members[Role.SALES_MANAGER].user)
+    manager = members[Role.SALES_MANAGER]
     ana = world["ana"]
+    account_services.team_create(org=org, name="Ana's team", manager=manager, members=[ana])
+    client.force_login(manager.user)
     response = client.post(
         url("execution_rep", org, ana.pk),
         profile_data(
@@ -706,3 +709,18 @@ def test_list_pages_have_a_fixed_query_count(name, owner_client, org, world):
     grow(org, 3)
     after = count_queries(owner_client, target)
     assert before == after == LIST_QUERIES[name]
+
+
+def test_a_sales_manager_manages_only_the_reps_of_their_teams(client, org, members):
+    manager = members[Role.SALES_MANAGER]
+    theirs = make_rep(org, "Theo Team")
+    elsewhere = make_rep(org, "Elsa Else")
+    account_services.team_create(org=org, name="Inbound", manager=manager, members=[theirs])
+    client.force_login(manager.user)
+
+    refused = client.post(url("execution_rep", org, elsewhere.pk), profile_data(daily_cap="3"))
+    accepted = client.post(url("execution_rep", org, theirs.pk), profile_data(daily_cap="3"))
+
+    assert (refused.status_code, accepted.status_code) == (403, 302)
+    assert RepProfile.objects.get(membership=elsewhere).daily_cap is None
+    assert RepProfile.objects.get(membership=theirs).daily_cap == 3

@@ -18,9 +18,10 @@ from apps.core.lookups import get_for_org
 from apps.execution import calendars, forms
 from apps.execution.models import BusinessCalendar, OutOfOffice, PoolMember, RoutingPool, SlaPolicy
 from apps.execution.routing import types
+from apps.execution.selectors.inbox import may_steer
 from apps.execution.services import setup as services
 
-from .common import EDIT_ROUTING, MANAGE_REPS, back, post_only
+from .common import EDIT_ROUTING, back, post_only
 
 # Roles listed on the reps page even before they join a queue.
 SALES_ROLES = (Role.SALES_REP, Role.SALES_MANAGER)
@@ -213,13 +214,22 @@ def reps(request):
     return render(request, "execution/setup/reps.html", {"rows": rows})
 
 
+def _steers(request, member) -> bool:
+    """RevOps leads and admins manage every rep; a sales manager only the reps of their teams."""
+    if request.membership.can(EDIT_ROUTING):
+        return True
+    return request.membership.can("leads.reassign") and may_steer(
+        org=request.org, membership=request.membership, target=member
+    )
+
+
 def _rep_access(request, member) -> set | None:
     """The profile fields this person may change on `member`'s page (None: all); raises 403 when none."""
-    if any(request.membership.can(permission) for permission in MANAGE_REPS):
+    if _steers(request, member):
         return None
     if member.pk == request.membership.pk:
         return forms.RepProfileForm.SELF_SERVICE
-    require_permission(request, MANAGE_REPS[0])  # records the refusal and raises 403
+    require_permission(request, EDIT_ROUTING)  # records the refusal and raises 403
     return set()
 
 
@@ -232,7 +242,7 @@ def rep(request, pk):
     org = request.org
     member = get_for_org(Membership.objects.select_related("user"), org=org, pk=pk)
     profile = services.rep_profile_for(org=org, membership=member)
-    is_manager = any(request.membership.can(p) for p in MANAGE_REPS)
+    is_manager = _steers(request, member)
     can_change = is_manager or member.pk == request.membership.pk
     initial = {
         "available": profile.available,
