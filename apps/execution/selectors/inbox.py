@@ -6,7 +6,7 @@ one-to-one hops, one prefetch for the SLA clocks), whatever its length.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.aggregates import JSONBAgg
@@ -19,6 +19,7 @@ from apps.accounts.roles import PERMISSIONS
 from apps.execution.models import Assignment, Notification, RejectReason, RoutingDecision, SlaTimer
 from apps.execution.models.sla import Clock
 from apps.execution.routing import types
+from apps.execution.services import facts
 
 # Whoever may change routing for everyone may also steer everyone's leads;
 # sales managers steer the reps of the teams they manage.
@@ -164,7 +165,9 @@ def queue_reps(*, org, membership, now: datetime | None = None) -> list[Membersh
             offered_count=Count("assignments", filter=Q(assignments__status=Assignment.Status.OFFERED)),
         ).order_by("user__full_name", "user__email")
     )
-    today = _today_counts(org, reps, now)
+    today = facts.today_counts(
+        org, {rep.pk: facts.rep_time_zone(getattr(rep, "rep_profile", None), rep, org) for rep in reps}, now
+    )
     for rep in reps:
         profile = getattr(rep, "rep_profile", None)
         rep.available = profile is None or profile.available
@@ -172,31 +175,6 @@ def queue_reps(*, org, membership, now: datetime | None = None) -> list[Membersh
         rep.open_cap = profile.open_cap if profile else None
         rep.today_count = today.get(rep.pk, 0)
     return reps
-
-
-def _local_midnight(now: datetime, tz_name: str) -> datetime:
-    try:
-        zone = ZoneInfo(tz_name)
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _today_counts(org, reps, now: datetime) -> dict[int, int]:
-    if not reps:
-        return {}
-    since = Q()
-    for rep in reps:
-        profile = getattr(rep, "rep_profile", None)
-        tz_name = (profile and profile.time_zone) or rep.user.time_zone or org.time_zone
-        since |= Q(assignee_id=rep.pk, offered_at__gte=_local_midnight(now, tz_name))
-    rows = (
-        Assignment.objects.for_org(org)
-        .filter(since, offered_at__gte=now - timedelta(days=2))
-        .values("assignee_id")
-        .annotate(n=Count("id"))
-    )
-    return {row["assignee_id"]: row["n"] for row in rows}
 
 
 def reassign_targets(*, org, membership):

@@ -77,8 +77,11 @@ def _previous_owner(org, lead: Lead) -> int | None:
 
 
 def _local_midnight(now: datetime, tz_name: str) -> datetime:
-    local = now.astimezone(ZoneInfo(tz_name))
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        zone = ZoneInfo(tz_name)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def candidates(org, member_ids, *, now: datetime, need_loads: bool) -> dict[int, types.Candidate]:
@@ -101,7 +104,7 @@ def candidates(org, member_ids, *, now: datetime, need_loads: bool) -> dict[int,
         set(members) if need_loads else set()
     )
     open_counts = _open_counts(org, open_counted)
-    today_counts = _today_counts(org, {pk: _tz(profiles.get(pk), members[pk], org) for pk in capped}, now)
+    today = today_counts(org, {pk: rep_time_zone(profiles.get(pk), members[pk], org) for pk in capped}, now)
 
     result = {}
     for pk, member in members.items():
@@ -112,13 +115,14 @@ def candidates(org, member_ids, *, now: datetime, need_loads: bool) -> dict[int,
             unavailable=_unavailable(member, profile, pk in away, holidays.get(pk, ()), now, org),
             daily_cap=profile.daily_cap if profile else None,
             open_cap=profile.open_cap if profile else None,
-            assigned_today=today_counts.get(pk, 0),
+            assigned_today=today.get(pk, 0),
             open_count=open_counts.get(pk, 0),
         )
     return result
 
 
-def _tz(profile, member, org) -> str:
+def rep_time_zone(profile, member, org) -> str:
+    """The rep's own time zone, else the user's, else the organisation's."""
     return (profile and profile.time_zone) or member.user.time_zone or org.time_zone
 
 
@@ -129,7 +133,7 @@ def _unavailable(member, profile, away: bool, holidays, now, org) -> str | None:
         return types.UNAVAILABLE
     if away:
         return types.OUT_OF_OFFICE
-    tz_name = _tz(profile, member, org)
+    tz_name = rep_time_zone(profile, member, org)
     if holidays and now.astimezone(ZoneInfo(tz_name)).date() in holidays:
         return types.HOLIDAY
     # Without a routing profile nobody has set working hours, so none apply.
@@ -169,7 +173,7 @@ def _open_counts(org, member_ids) -> dict[int, int]:
     return {row["assignee_id"]: row["n"] for row in rows}
 
 
-def _today_counts(org, time_zones: dict[int, str], now) -> dict[int, int]:
+def today_counts(org, time_zones: dict[int, str], now) -> dict[int, int]:
     """Assignments offered since each person's own local midnight."""
     if not time_zones:
         return {}

@@ -6,6 +6,7 @@ on commit, and a beat sweep re-sends any whose task never ran.
 """
 
 import logging
+from datetime import timedelta
 
 from django.core.mail import send_mail
 from django.db import transaction
@@ -58,7 +59,7 @@ def notification_deliver(*, notification_id: int) -> bool:
 
 
 def notifications_undelivered(*, older_than_seconds: int = 60, limit: int = 500) -> list[int]:
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
         Notification.objects.filter(emailed_at__isnull=True, created_at__lte=cutoff)
         .order_by("created_at")

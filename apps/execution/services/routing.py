@@ -16,7 +16,7 @@ import contextvars
 import logging
 import time
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import OperationalError, transaction
 from django.db.models import F, Max
@@ -501,7 +501,7 @@ def rep_set_available(*, org, membership, available: bool) -> RepProfile:
 
 
 def requests_pending(*, older_than_seconds: int = 5, limit: int = 500) -> list[int]:
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
         RoutingRequest.objects.filter(status=RoutingRequest.Status.PENDING, created_at__lte=cutoff)
         # Requests that keep failing go last, so they cannot crowd the others out of a batch.
