@@ -217,6 +217,8 @@ class StageEvent(OrgOwned):
         indexes = [
             models.Index(fields=["organization", "lead", "at"], name="stage_event_lead_idx"),
             models.Index(fields=["organization", "at"], name="stage_event_org_at_idx"),
+            # Rollups find late-arriving events by when they were written.
+            models.Index(fields=["organization", "created_at"], name="stage_event_org_written_idx"),
         ]
         triggers = [
             pgtrigger.Protect(name="stage_event_append_only", operation=pgtrigger.Update),

@@ -1,0 +1,31 @@
+"""Measurement: the spend ledger, daily rollups, attribution and the incrementality register."""
+
+from .experiments import HoldoutTest
+from .rollups import (
+    AttributionDay,
+    CohortDay,
+    DirtyDay,
+    FunnelDay,
+    MeasurementSettings,
+    OpportunityDay,
+    ResponseDay,
+    RollupState,
+    TouchDay,
+)
+from .spend import PAID_TYPES, SpendEntry, SpendType
+
+__all__ = [
+    "PAID_TYPES",
+    "AttributionDay",
+    "CohortDay",
+    "DirtyDay",
+    "FunnelDay",
+    "HoldoutTest",
+    "MeasurementSettings",
+    "OpportunityDay",
+    "ResponseDay",
+    "RollupState",
+    "SpendEntry",
+    "SpendType",
+    "TouchDay",
+]

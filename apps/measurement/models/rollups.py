@@ -1,0 +1,202 @@
+"""Daily facts the dashboards and the metrics API read instead of raw events.
+
+Every fact row is one organisation's local day (its time zone) and one
+combination of dimensions; the measures are sums, so any period and any
+coarser grouping is a SUM over rows. Durations also keep a sketch (see
+apps.measurement.sketch) so medians and p90s of a quarter come from merged
+day sketches, not from rescanning events.
+
+Dimensions are the lead's as they are now (its channel, campaign and owner):
+re-mapping a source or re-routing a lead marks the days of its events dirty.
+`owner` holds a membership id without a foreign-key constraint, so facts never
+block deleting a member and never cascade.
+"""
+
+from django.db import models
+
+from apps.core.models import OrgOwned
+
+
+def _owner():
+    return models.ForeignKey(
+        "accounts.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+
+class FunnelDay(OrgOwned):
+    """Entries into and exits out of a lifecycle stage on a day."""
+
+    day = models.DateField()
+    stage = models.CharField(max_length=40)
+    channel = models.CharField(max_length=60, blank=True)
+    campaign = models.CharField(max_length=255, blank=True)
+    owner = _owner()
+    created = models.PositiveIntegerField(default=0, help_text="Leads created into this stage.")
+    created_completeness = models.FloatField(default=0, help_text="Completeness summed over those leads.")
+    entries = models.PositiveIntegerField(default=0)
+    first_entries = models.PositiveIntegerField(default=0, help_text="Leads entering it for the first time.")
+    reentries = models.PositiveIntegerField(default=0)
+    skips = models.PositiveIntegerField(default=0, help_text="Entries that jumped over a funnel stage.")
+    exits = models.PositiveIntegerField(default=0)
+    exit_seconds = models.BigIntegerField(default=0, help_text="Time in stage summed over the exits.")
+    exit_sketch = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day", "stage"], name="funnelday_org_day_idx")]
+
+
+class CohortDay(OrgOwned):
+    """Leads that first entered `from_stage` on a day and have since reached `to_stage`."""
+
+    day = models.DateField(help_text="The day the leads first entered from_stage.")
+    from_stage = models.CharField(max_length=40)
+    to_stage = models.CharField(max_length=40)
+    channel = models.CharField(max_length=60, blank=True)
+    campaign = models.CharField(max_length=255, blank=True)
+    owner = _owner()
+    reached = models.PositiveIntegerField(default=0)
+    lag_seconds = models.BigIntegerField(default=0, help_text="From first entering from_stage to to_stage.")
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day", "from_stage"], name="cohortday_org_day_idx")]
+
+
+class OpportunityDay(OrgOwned):
+    """Opportunities created (by created date) and closed (by close date) on a day."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=60, blank=True, help_text="The primary contact's channel.")
+    campaign = models.CharField(max_length=255, blank=True)
+    owner = _owner()
+    type = models.CharField(max_length=20)
+    created = models.PositiveIntegerField(default=0)
+    created_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    won = models.PositiveIntegerField(default=0)
+    won_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    lost = models.PositiveIntegerField(default=0)
+    lost_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    won_cycle_days = models.BigIntegerField(default=0, help_text="Created to won, summed over won deals.")
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day"], name="oppday_org_day_idx")]
+
+
+class ResponseDay(OrgOwned):
+    """Assignments offered on a day: acceptance, rejections, first touches, SLA outcomes."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=60, blank=True)
+    campaign = models.CharField(max_length=255, blank=True)
+    owner = _owner()
+    reject_reason = models.CharField(max_length=40, blank=True)
+    assignments = models.PositiveIntegerField(default=0)
+    first_assignments = models.PositiveIntegerField(default=0, help_text="A lead's first assignment.")
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    touched = models.PositiveIntegerField(default=0)
+    system_seconds = models.BigIntegerField(default=0, help_text="Capture to first assignment.")
+    system_sketch = models.JSONField(default=dict)
+    accept_seconds = models.BigIntegerField(default=0, help_text="Offer to acceptance.")
+    accept_sketch = models.JSONField(default=dict)
+    touch_seconds = models.BigIntegerField(default=0, help_text="Offer to first touch.")
+    touch_sketch = models.JSONField(default=dict)
+    speed_touched = models.PositiveIntegerField(default=0, help_text="First assignments with a first touch.")
+    speed_seconds = models.BigIntegerField(default=0, help_text="Capture to first touch (speed-to-lead).")
+    speed_sketch = models.JSONField(default=dict)
+    sla_timers = models.PositiveIntegerField(default=0)
+    sla_met = models.PositiveIntegerField(default=0)
+    sla_breached = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day"], name="responseday_org_day_idx")]
+
+
+class TouchDay(OrgOwned):
+    """Marketing touchpoints on a day."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=60, blank=True)
+    campaign = models.CharField(max_length=255, blank=True)
+    touches = models.PositiveIntegerField(default=0)
+    people = models.PositiveIntegerField(default=0, help_text="Distinct leads touched that day.")
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day"], name="touchday_org_day_idx")]
+
+
+class AttributionDay(OrgOwned):
+    """Credit of the opportunities created on a day, by model and by what earned it."""
+
+    day = models.DateField(help_text="The opportunity's created date.")
+    model = models.CharField(max_length=20)
+    channel = models.CharField(max_length=60, blank=True)
+    source = models.CharField(max_length=120, blank=True)
+    campaign = models.CharField(max_length=255, blank=True)
+    opportunities = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    pipeline = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    won = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    revenue = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "model", "day"], name="attrday_org_model_day_idx")]
+
+
+class DirtyDay(OrgOwned):
+    """A day whose facts must be recomputed on the next run, whatever the watermark says."""
+
+    day = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="dirtyday_unique")]
+
+
+class RollupState(OrgOwned):
+    """Where an organisation's rollups stand: the watermark and the run in progress."""
+
+    watermark = models.DateTimeField(null=True, blank=True, help_text="Rows written before it are rolled up.")
+    last_local_date = models.DateField(null=True, blank=True, help_text="The local day of the last run.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    days_total = models.PositiveIntegerField(default=0)
+    days_done = models.PositiveIntegerField(default=0)
+    full = models.BooleanField(default=False)
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="rollupstate_one_per_org")]
+
+    @property
+    def running(self) -> bool:
+        if self.started_at is None:
+            return False
+        return self.finished_at is None or self.finished_at < self.started_at
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.days_done / self.days_total) if self.days_total else 0
+
+
+class MeasurementSettings(OrgOwned):
+    """Per-organisation choices the metrics and attribution depend on."""
+
+    attribution_lookback_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Touches older than this before the opportunity was created earn no credit."
+    )
+    time_decay_half_life_days = models.FloatField(default=7.0)
+    gross_margin = models.DecimalField(
+        max_digits=4, decimal_places=3, default=0.8, help_text="For LTV and CAC payback (0.8 = 80 %)."
+    )
+
+    class Meta:
+        verbose_name_plural = "measurement settings"
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="measurementsettings_one_per_org")
+        ]
