@@ -11,6 +11,8 @@ from apps.execution.api.views import (
     RoutingViewSet,
 )
 from apps.integrations.api.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
+from apps.measurement.api.holdouts import HoldoutTestViewSet
+from apps.measurement.api.spend import SpendViewSet
 from apps.records.api.views import (
     AccountViewSet,
     CustomerViewSet,
@@ -32,6 +34,8 @@ router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="api-webh
 router.register("assignments", AssignmentViewSet, basename="api-assignment")
 router.register("reject-reasons", RejectReasonViewSet, basename="api-reject-reason")
 router.register("routing", RoutingViewSet, basename="api-routing")
+router.register("spend", SpendViewSet, basename="api-spend")
+router.register("holdout-tests", HoldoutTestViewSet, basename="api-holdout-test")
 
 urlpatterns = [
     path("organization/", OrganizationView.as_view(), name="api-organization"),

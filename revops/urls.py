@@ -13,6 +13,7 @@ org_patterns = [
     path("strategy/", core_views.section("strategy"), name="strategy_index"),
     path("execution/", execution_overview.execution_index, name="execution_index"),
     path("measurement/", core_views.section("measurement"), name="measurement_index"),
+    path("measurement/", include("apps.measurement.urls")),
     path("governance/", core_views.section("governance"), name="governance_index"),
     path("records/", include("apps.records.urls")),
     path("imports/", include("apps.imports.urls")),

@@ -21,6 +21,8 @@ from apps.execution.services import setup as setup_services
 from apps.imports import services as import_services
 from apps.integrations import services as integration_services
 from apps.integrations.models import WebhookDelivery
+from apps.measurement.services import holdouts as holdout_services
+from apps.measurement.services import spend as spend_services
 from apps.quality import services as quality_services
 from apps.records import definitions as record_definitions
 from apps.records import services as record_services
@@ -151,6 +153,17 @@ ORG_PAGES = {
     "execution_reject_reason": "reject_reason",
     "execution_sla_policies": None,
     "execution_sla_policy": "sla_policy",
+    # measurement: the spend ledger and the incrementality register
+    "measurement_spend": None,
+    "measurement_spend_new": None,
+    "measurement_spend_export": None,
+    "measurement_spend_import": None,
+    "measurement_spend_edit": "spend_entry",
+    "measurement_spend_delete": "spend_entry",
+    "measurement_holdouts": None,
+    "measurement_holdout_new": None,
+    "measurement_holdout_edit": "holdout_test",
+    "measurement_holdout_delete": "holdout_test",
 }
 
 # Organisation pages whose address names something other than an object: the extra URL arguments.
@@ -197,6 +210,11 @@ API_ROUTES = {
     "api-assignment-reject": "assignment",
     "api-reject-reason-list": None,
     "api-routing-preview": "probe:lead",  # POST naming the victim's lead in its body
+    # measurement (an upsert by the victim's external id: tests/measurement/test_spend.py)
+    "api-spend-list": None,
+    "api-spend-detail": "spend_entry",
+    "api-holdout-test-list": None,
+    "api-holdout-test-detail": "holdout_test",
 }
 
 
@@ -309,7 +327,28 @@ def victim(org, owner):
     routed = record_services.lead_create(org=org, email="routed@secret.test", first_name="Secret Routed")
     routing_services.route_request(request_id=RoutingRequest.objects.get(organization=org, lead=routed).pk)
     assignment = Assignment.objects.get(organization=org, lead=routed)
+    spend_entry = spend_services.spend_create(
+        org=org,
+        channel="Secret Channel",
+        period_start=datetime.date(2026, 3, 1),
+        period_end=datetime.date(2026, 3, 31),
+        amount=1000,
+        note="Secret invoice",
+        external_id="S-1",
+    )
+    holdout_test = holdout_services.holdout_create(
+        org=org,
+        name="Secret holdout",
+        period_start=datetime.date(2026, 3, 1),
+        period_end=datetime.date(2026, 3, 31),
+        treatment_size=100,
+        treatment_conversions=10,
+        control_size=100,
+        control_conversions=5,
+    )
     return {
+        "spend_entry": spend_entry,
+        "holdout_test": holdout_test,
         "pool": routing_pool,
         "policy_version": policy_version,
         "calendar": calendar,

@@ -1,0 +1,1 @@
+"""Measurement writes and computations, one module per area."""

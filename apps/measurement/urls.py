@@ -1,0 +1,5 @@
+"""Measurement pages, mounted at /o/<org_slug>/measurement/. Each view module owns its patterns."""
+
+from .views import holdouts, metrics, spend
+
+urlpatterns = [*metrics.urlpatterns, *spend.urlpatterns, *holdouts.urlpatterns]

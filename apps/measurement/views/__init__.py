@@ -1,0 +1,1 @@
+"""Measurement pages, one module per area."""
