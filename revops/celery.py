@@ -88,6 +88,13 @@ app.conf.beat_schedule = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 60},
     },
+    # Each organisation is rolled up once its own local midnight has passed; the
+    # check is cheap, so it runs often and every time zone gets its night.
+    "rollup-due": {
+        "task": "measurement.rollup_due",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 900},
+    },
     # Relayed outbox rows and old delivery logs are pruned nightly, off-peak.
     "prune-integration-logs": {
         "task": "integrations.prune",

@@ -1,0 +1,354 @@
+"""The SQL that turns raw events into daily facts.
+
+Each `build_*` function deletes an organisation's fact rows for a set of local
+days and inserts them again from the raw tables, in one statement per table,
+so the aggregation happens in PostgreSQL and no event row travels to Python.
+Running it twice for the same days gives identical rows.
+
+This module and apps.measurement.store are the seam of the rollups: every
+metric reads facts through `store`, and every fact is written here, so moving
+the facts to a column store touches these two modules only.
+
+Days are the organisation's local days: `(at AT TIME ZONE tz)::date`.
+"""
+
+import datetime
+
+from django.db import connection
+
+from . import sketch
+
+# Dimensions shared by the lead-based facts, as SQL over the lead row `l`.
+_LEAD_DIMS = (
+    "coalesce(l.channel, '') AS channel, l.utm_campaign AS campaign, coalesce(l.owner_id, 0) AS owner"
+)
+_DIMS = "channel, campaign, owner"
+
+
+def _execute(sql: str, params: dict) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _clamp(seconds: str) -> str:
+    """A duration never below zero (clocks of different machines), NULL kept NULL."""
+    return f"CASE WHEN ({seconds}) < 0 THEN 0 ELSE ({seconds}) END"
+
+
+def _first(interval: str) -> str:
+    """Seconds of an interval, for a lead's first assignment only."""
+    return f"CASE WHEN a.first THEN extract(epoch FROM {interval}) END"
+
+
+def _sketch(name: str, source: str, keys: str, seconds: str, where: str = "TRUE") -> str:
+    """A CTE `name` giving one jsonb sketch per group of `keys` over `seconds` of `source`."""
+    return f"""
+    {name} AS (
+        SELECT {keys}, jsonb_object_agg(b, n) AS sk
+        FROM (
+            SELECT {keys}, {sketch.bucket_sql(seconds)} AS b, count(*) AS n
+            FROM {source} WHERE ({seconds}) IS NOT NULL AND {where}
+            GROUP BY {keys}, b
+        ) buckets
+        GROUP BY {keys}
+    )"""
+
+
+def _delete(table: str, org_id: int, days: list[datetime.date] | None) -> None:
+    if days is None:
+        _execute(f"DELETE FROM {table} WHERE organization_id = %(org)s", {"org": org_id})
+    else:
+        _execute(
+            f"DELETE FROM {table} WHERE organization_id = %(org)s AND day = ANY(%(days)s)",
+            {"org": org_id, "days": days},
+        )
+
+
+def _event_scope(days: list[datetime.date] | None) -> str:
+    """Restricts the stage events read to the leads with an event on one of `days`.
+
+    A day's exits need each lead's previous event, which may be older than the
+    day, so the window runs over every event of those leads."""
+    if days is None:
+        return ""
+    return """
+        AND e.lead_id IN (
+            SELECT lead_id FROM records_stageevent
+            WHERE organization_id = %(org)s AND at >= %(lo)s AND at < %(hi)s
+              AND (at AT TIME ZONE %(tz)s)::date = ANY(%(days)s)
+        )"""
+
+
+def _day_params(org, days: list[datetime.date] | None) -> dict:
+    params = {"org": org.pk, "tz": org.time_zone, "days": days, "now": datetime.datetime.now(datetime.UTC)}
+    if days:
+        # UTC bounds wide enough for any time zone, so the (organization, at) index narrows the scan.
+        day = datetime.timedelta(days=1)
+        params["lo"] = datetime.datetime.combine(min(days), datetime.time(), datetime.UTC) - day
+        params["hi"] = datetime.datetime.combine(max(days), datetime.time(), datetime.UTC) + 2 * day
+    return params
+
+
+def build_funnel(org, days: list[datetime.date] | None) -> int:
+    """FunnelDay: per event, an entry into its stage and an exit out of the lead's previous one."""
+    params = _day_params(org, days)
+    _delete("measurement_funnelday", org.pk, days)
+    on_days = "TRUE" if days is None else "day = ANY(%(days)s)"
+    sql = f"""
+    WITH ev AS (
+        SELECT e.lead_id, e.to_stage, e.from_stage,
+               (e.at AT TIME ZONE %(tz)s)::date AS day,
+               lag(e.to_stage) OVER w AS prev_stage,
+               extract(epoch FROM e.at - lag(e.at) OVER w) AS seconds,
+               row_number() OVER (PARTITION BY e.lead_id, e.to_stage ORDER BY e.at, e.id) AS nth
+        FROM records_stageevent e
+        WHERE e.organization_id = %(org)s {_event_scope(days)}
+        WINDOW w AS (PARTITION BY e.lead_id ORDER BY e.at, e.id)
+    ),
+    stages AS (
+        SELECT key, "order", kind FROM records_lifecyclestage WHERE organization_id = %(org)s
+    ),
+    d AS (
+        SELECT ev.*, {_LEAD_DIMS}, l.completeness,
+               (ev.prev_stage IS NOT NULL AND cur.kind = 'funnel' AND prev.kind = 'funnel' AND EXISTS (
+                    SELECT 1 FROM stages mid
+                    WHERE mid.kind = 'funnel' AND mid."order" > prev."order" AND mid."order" < cur."order"
+               )) AS skipped
+        FROM ev
+        JOIN records_lead l ON l.id = ev.lead_id
+        LEFT JOIN stages cur ON cur.key = ev.to_stage
+        LEFT JOIN stages prev ON prev.key = ev.prev_stage
+        WHERE {on_days}
+    ),
+    entries AS (
+        SELECT day, to_stage AS stage, {_DIMS},
+               count(*) FILTER (WHERE prev_stage IS NULL) AS created,
+               coalesce(sum(completeness) FILTER (WHERE prev_stage IS NULL), 0) AS created_completeness,
+               count(*) AS entries,
+               count(*) FILTER (WHERE nth = 1) AS first_entries,
+               count(*) FILTER (WHERE nth > 1) AS reentries,
+               count(*) FILTER (WHERE skipped) AS skips
+        FROM d GROUP BY day, to_stage, {_DIMS}
+    ),
+    exits AS (
+        SELECT day, prev_stage AS stage, {_DIMS},
+               count(*) AS exits, sum(round(seconds))::bigint AS exit_seconds
+        FROM d WHERE prev_stage IS NOT NULL GROUP BY day, prev_stage, {_DIMS}
+    ),
+    {
+        _sketch(
+            "exit_sketches",
+            "(SELECT d.*, prev_stage AS stage FROM d) x",
+            f"day, stage, {_DIMS}",
+            "seconds",
+            "stage IS NOT NULL",
+        )
+    }
+    INSERT INTO measurement_funnelday (
+        organization_id, created_at, updated_at, day, stage, channel, campaign, owner_id,
+        created, created_completeness, entries, first_entries, reentries, skips,
+        exits, exit_seconds, exit_sketch
+    )
+    SELECT %(org)s, %(now)s, %(now)s, day, stage, channel, campaign, nullif(owner, 0),
+           coalesce(n.created, 0), coalesce(n.created_completeness, 0), coalesce(n.entries, 0),
+           coalesce(n.first_entries, 0), coalesce(n.reentries, 0), coalesce(n.skips, 0),
+           coalesce(x.exits, 0), coalesce(x.exit_seconds, 0), coalesce(s.sk, '{{}}'::jsonb)
+    FROM entries n
+    FULL JOIN exits x USING (day, stage, {_DIMS})
+    LEFT JOIN exit_sketches s USING (day, stage, {_DIMS})
+    """
+    return _execute(sql, params)
+
+
+def _funnel_stages(org) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT key FROM records_lifecyclestage WHERE organization_id = %s AND kind = 'funnel' "
+            'ORDER BY "order", id',
+            [org.pk],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _cohort_pair(from_stage: str, from_column: str, to_stage: str, to_column: str) -> str:
+    return (
+        f"SELECT f.lead_id, {from_stage}::text AS from_stage, {to_stage}::text AS to_stage, "
+        f"f.{from_column} AS from_at, f.{to_column} AS to_at FROM f "
+        f"WHERE f.{from_column} IS NOT NULL AND f.{to_column} >= f.{from_column}"
+    )
+
+
+def build_cohorts(org, days: list[datetime.date] | None) -> int:
+    """CohortDay: leads by the day they first entered a stage (or were created), and what they reached since.
+
+    `from_stage` "" is the lead's creation; pairs run from each funnel stage
+    to every later funnel stage, first entries only. Each lead's first entries
+    become one row (a column per stage), so no event is joined to another."""
+    params = _day_params(org, days)
+    _delete("measurement_cohortday", org.pk, days)
+    stages = _funnel_stages(org)
+    if not stages:
+        return 0
+    params.update({f"s{i}": key for i, key in enumerate(stages)})
+    columns = ", ".join(f"min(e.at) FILTER (WHERE e.to_stage = %(s{i})s) AS s{i}" for i in range(len(stages)))
+    count = len(stages)
+    pairs = [_cohort_pair("''", "created", f"%(s{j})s", f"s{j}") for j in range(count)]
+    pairs += [
+        _cohort_pair(f"%(s{i})s", f"s{i}", f"%(s{j})s", f"s{j}")
+        for i in range(count)
+        for j in range(i + 1, count)
+    ]
+    pairs_sql = "\n        UNION ALL ".join(pairs)
+    on_days = "TRUE" if days is None else "p.day = ANY(%(days)s)"
+    sql = f"""
+    WITH f AS (
+        SELECT e.lead_id, min(e.at) AS created, {columns}
+        FROM records_stageevent e
+        WHERE e.organization_id = %(org)s {_event_scope(days)}
+        GROUP BY e.lead_id
+    ),
+    p AS (
+        SELECT q.lead_id, q.from_stage, q.to_stage, (q.from_at AT TIME ZONE %(tz)s)::date AS day,
+               extract(epoch FROM q.to_at - q.from_at) AS seconds
+        FROM ({pairs_sql}) q
+    )
+    INSERT INTO measurement_cohortday (
+        organization_id, created_at, updated_at, day, from_stage, to_stage, channel, campaign, owner_id,
+        reached, lag_seconds
+    )
+    SELECT %(org)s, %(now)s, %(now)s, p.day, p.from_stage, p.to_stage,
+           coalesce(l.channel, ''), l.utm_campaign, l.owner_id, count(*), sum(round(p.seconds))::bigint
+    FROM p JOIN records_lead l ON l.id = p.lead_id
+    WHERE {on_days}
+    GROUP BY p.day, p.from_stage, p.to_stage, coalesce(l.channel, ''), l.utm_campaign, l.owner_id
+    """
+    return _execute(sql, params)
+
+
+def build_opportunities(org) -> int:
+    """OpportunityDay, rebuilt whole: opportunities are few next to events, and an edit can move any date."""
+    params = _day_params(org, None)
+    _delete("measurement_opportunityday", org.pk, None)
+    sql = """
+    WITH o AS (
+        SELECT o.created_date, o.close_date, o.status, o.amount, o.type, o.owner_id,
+               coalesce(l.channel, '') AS channel, coalesce(l.utm_campaign, '') AS campaign
+        FROM records_opportunity o LEFT JOIN records_lead l ON l.id = o.primary_contact_id
+        WHERE o.organization_id = %(org)s
+    ),
+    facts AS (
+        SELECT created_date AS day, channel, campaign, owner_id, type,
+               1 AS created, amount AS created_amount, 0 AS won, 0 AS won_amount, 0 AS lost, 0 AS lost_amount,
+               0 AS cycle
+        FROM o
+        UNION ALL
+        SELECT close_date, channel, campaign, owner_id, type, 0, 0,
+               (status = 'won')::int, CASE WHEN status = 'won' THEN amount ELSE 0 END,
+               (status = 'lost')::int, CASE WHEN status = 'lost' THEN amount ELSE 0 END,
+               CASE WHEN status = 'won' THEN close_date - created_date ELSE 0 END
+        FROM o WHERE status IN ('won', 'lost') AND close_date IS NOT NULL
+    )
+    INSERT INTO measurement_opportunityday (
+        organization_id, created_at, updated_at, day, channel, campaign, owner_id, type,
+        created, created_amount, won, won_amount, lost, lost_amount, won_cycle_days
+    )
+    SELECT %(org)s, %(now)s, %(now)s, day, channel, campaign, owner_id, type,
+           sum(created), sum(created_amount), sum(won), sum(won_amount), sum(lost), sum(lost_amount),
+           sum(cycle)
+    FROM facts GROUP BY day, channel, campaign, owner_id, type
+    """
+    return _execute(sql, params)
+
+
+def build_responses(org, days: list[datetime.date] | None) -> int:
+    """ResponseDay: assignments by the day they were offered."""
+    params = _day_params(org, days)
+    _delete("measurement_responseday", org.pk, days)
+    scope = "" if days is None else "AND a.offered_at >= %(lo)s AND a.offered_at < %(hi)s"
+    on_days = "TRUE" if days is None else "day = ANY(%(days)s)"
+    keys = f"day, {_DIMS}, reason"
+    sql = f"""
+    WITH a AS (
+        SELECT a.*, (a.offered_at AT TIME ZONE %(tz)s)::date AS day,
+               NOT EXISTS (
+                   SELECT 1 FROM execution_assignment p
+                   WHERE p.lead_id = a.lead_id AND (p.offered_at, p.id) < (a.offered_at, a.id)
+               ) AS first
+        FROM execution_assignment a
+        WHERE a.organization_id = %(org)s {scope}
+    ),
+    b AS (
+        SELECT a.day, coalesce(l.channel, '') AS channel, l.utm_campaign AS campaign, a.assignee_id AS owner,
+               coalesce(r.key, '') AS reason, a.status, a.first,
+               a.accepted_at IS NOT NULL AS accepted, a.rejected_at IS NOT NULL AS rejected,
+               a.first_touch_at IS NOT NULL AS touched,
+               {_clamp(_first("a.offered_at - l.captured_at"))} AS system_s,
+               {_clamp("extract(epoch FROM a.accepted_at - a.offered_at)")} AS accept_s,
+               {_clamp("extract(epoch FROM a.first_touch_at - a.offered_at)")} AS touch_s,
+               {_clamp(_first("a.first_touch_at - l.captured_at"))} AS speed_s,
+               t.timers, t.met, t.breached
+        FROM a
+        JOIN records_lead l ON l.id = a.lead_id
+        LEFT JOIN execution_rejectreason r ON r.id = a.reject_reason_id
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS timers, count(*) FILTER (WHERE status = 'met') AS met,
+                   count(*) FILTER (WHERE status = 'breached' OR breached_at IS NOT NULL) AS breached
+            FROM execution_slatimer WHERE assignment_id = a.id
+        ) t ON TRUE
+        WHERE {on_days}
+    ),
+    g AS (
+        SELECT {keys}, count(*) AS assignments, count(*) FILTER (WHERE first) AS first_assignments,
+               count(*) FILTER (WHERE accepted) AS accepted, count(*) FILTER (WHERE rejected) AS rejected,
+               count(*) FILTER (WHERE touched) AS touched,
+               count(speed_s) AS speed_touched,
+               coalesce(sum(round(system_s)), 0)::bigint AS system_seconds,
+               coalesce(sum(round(accept_s)), 0)::bigint AS accept_seconds,
+               coalesce(sum(round(touch_s)), 0)::bigint AS touch_seconds,
+               coalesce(sum(round(speed_s)), 0)::bigint AS speed_seconds,
+               sum(timers) AS timers, sum(met) AS met, sum(breached) AS breached
+        FROM b GROUP BY {keys}
+    ),
+    {_sketch("s1", "b", keys, "system_s")},
+    {_sketch("s2", "b", keys, "accept_s")},
+    {_sketch("s3", "b", keys, "touch_s")},
+    {_sketch("s4", "b", keys, "speed_s")}
+    INSERT INTO measurement_responseday (
+        organization_id, created_at, updated_at, day, channel, campaign, owner_id, reject_reason,
+        assignments, first_assignments, accepted, rejected, touched,
+        system_seconds, system_sketch, accept_seconds, accept_sketch, touch_seconds, touch_sketch,
+        speed_touched, speed_seconds, speed_sketch, sla_timers, sla_met, sla_breached
+    )
+    SELECT %(org)s, %(now)s, %(now)s, day, channel, campaign, owner, reason,
+           assignments, first_assignments, accepted, rejected, touched,
+           system_seconds, coalesce(s1.sk, '{{}}'), accept_seconds, coalesce(s2.sk, '{{}}'),
+           touch_seconds, coalesce(s3.sk, '{{}}'), speed_touched, speed_seconds, coalesce(s4.sk, '{{}}'),
+           timers, met, breached
+    FROM g
+    LEFT JOIN s1 USING ({keys}) LEFT JOIN s2 USING ({keys})
+    LEFT JOIN s3 USING ({keys}) LEFT JOIN s4 USING ({keys})
+    """
+    return _execute(sql, params)
+
+
+def build_touches(org, days: list[datetime.date] | None) -> int:
+    """TouchDay: marketing touchpoints (rep calls and e-mails logged on leads count too)."""
+    params = _day_params(org, days)
+    _delete("measurement_touchday", org.pk, days)
+    scope = "" if days is None else "AND t.occurred_at >= %(lo)s AND t.occurred_at < %(hi)s"
+    on_days = "TRUE" if days is None else "day = ANY(%(days)s)"
+    sql = f"""
+    WITH t AS (
+        SELECT (t.occurred_at AT TIME ZONE %(tz)s)::date AS day, t.channel, t.utm_campaign AS campaign,
+               t.lead_id
+        FROM records_touchpoint t
+        WHERE t.organization_id = %(org)s {scope}
+    )
+    INSERT INTO measurement_touchday (organization_id, created_at, updated_at, day, channel, campaign,
+                                      touches, people)
+    SELECT %(org)s, %(now)s, %(now)s, day, channel, campaign, count(*), count(DISTINCT lead_id)
+    FROM t WHERE {on_days}
+    GROUP BY day, channel, campaign
+    """
+    return _execute(sql, params)

@@ -1,0 +1,200 @@
+"""Rolling an organisation's raw events up into daily facts.
+
+A run finds the days whose facts may have changed since the last one (the
+watermark), recomputes exactly those days, and moves the watermark:
+
+- stage events written since the watermark, and leads edited since (their
+  channel, campaign or owner are dimensions), make every day on which such a
+  lead has an event dirty: a late event can change a lead's first entry into
+  a stage, which is keyed by an older day;
+- touchpoints written and assignments or SLA timers changed since make their
+  own days dirty;
+- explicit DirtyDay rows (a stage redefinition, a merge) are dirty whatever
+  the watermark says.
+
+Opportunities are few, so their facts are rebuilt whole on every run. The
+watermark looks back an hour past the last run: a row written by a transaction
+that committed late is still seen, and recomputing a day twice is harmless
+because every build replaces the day's rows.
+
+One run per organisation at a time: a PostgreSQL advisory lock, released by
+the server if the worker dies, guards it.
+"""
+
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .. import facts
+from ..models import DirtyDay, RollupState
+
+LOCK_NAMESPACE = 7_301  # pg_try_advisory_lock(namespace, organization id)
+OVERLAP = datetime.timedelta(hours=1)
+BATCH_DAYS = 31
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RollupResult:
+    days: int  # days recomputed; 0 with full=True means "all of them, in one pass"
+    full: bool
+    seconds: float
+    skipped: bool = False  # another run held the lock
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _lock(org) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, org.pk])
+        return cursor.fetchone()[0]
+
+
+def _unlock(org) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, org.pk])
+
+
+def dirty_days(org, since: datetime.datetime) -> list[datetime.date]:
+    """Local days whose facts may differ from what was rolled up before `since`."""
+    sql = """
+    WITH touched_leads AS (
+        SELECT lead_id FROM records_stageevent WHERE organization_id = %(org)s AND created_at >= %(since)s
+        UNION
+        SELECT id FROM records_lead WHERE organization_id = %(org)s AND updated_at >= %(since)s
+    )
+    SELECT (e.at AT TIME ZONE %(tz)s)::date FROM records_stageevent e
+    WHERE e.organization_id = %(org)s AND e.lead_id IN (SELECT lead_id FROM touched_leads)
+    UNION
+    SELECT (occurred_at AT TIME ZONE %(tz)s)::date FROM records_touchpoint
+    WHERE organization_id = %(org)s AND created_at >= %(since)s
+    UNION
+    SELECT (offered_at AT TIME ZONE %(tz)s)::date FROM execution_assignment
+    WHERE organization_id = %(org)s AND updated_at >= %(since)s
+    UNION
+    SELECT (a.offered_at AT TIME ZONE %(tz)s)::date
+    FROM execution_slatimer t JOIN execution_assignment a ON a.id = t.assignment_id
+    WHERE t.organization_id = %(org)s AND t.updated_at >= %(since)s
+    UNION
+    SELECT day FROM measurement_dirtyday WHERE organization_id = %(org)s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"org": org.pk, "tz": org.time_zone, "since": since})
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def mark_dirty(org, days, reason: str = "") -> None:
+    """Have the next run recompute these days whatever changed (or did not) since the watermark."""
+    DirtyDay.objects.bulk_create(
+        [DirtyDay(organization=org, day=day, reason=reason[:200]) for day in set(days)],
+        ignore_conflicts=True,
+    )
+
+
+def _build_days(org, days: list[datetime.date] | None) -> dict[str, int]:
+    return {
+        "funnel": facts.build_funnel(org, days),
+        "cohorts": facts.build_cohorts(org, days),
+        "responses": facts.build_responses(org, days),
+        "touches": facts.build_touches(org, days),
+    }
+
+
+def rollup(
+    org,
+    *,
+    full: bool = False,
+    since: datetime.date | None = None,
+    progress: Progress | None = None,
+) -> RollupResult:
+    """Bring an organisation's facts up to date.
+
+    full: rebuild every day, each fact table in one pass.
+    since: recompute every day from this local date to today (a backfill), in batches.
+    neither: recompute the dirty days only (the nightly run).
+    """
+    started = time.monotonic()
+    if not _lock(org):
+        return RollupResult(days=0, full=full, seconds=0.0, skipped=True)
+    try:
+        state, _ = RollupState.objects.get_or_create(organization=org)
+        run_started = timezone.now()
+        state.started_at, state.error, state.full = run_started, "", full or state.watermark is None
+        state.save(update_fields=["started_at", "error", "full", "updated_at"])
+        try:
+            result = _run(org, state, full=state.full, since=since, progress=progress)
+        except Exception as error:
+            RollupState.objects.filter(pk=state.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
+            raise
+        dirty_until = run_started  # marks made while the run read its days are kept for the next run
+        DirtyDay.objects.for_org(org).filter(created_at__lt=dirty_until).delete()
+        result.seconds = time.monotonic() - started
+        RollupState.objects.filter(pk=state.pk).update(
+            watermark=run_started,
+            last_local_date=timezone.localdate(run_started, ZoneInfo(org.time_zone)),
+            finished_at=timezone.now(),
+            seconds=result.seconds,
+            updated_at=timezone.now(),
+        )
+        return result
+    finally:
+        _unlock(org)
+
+
+def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupResult:
+    if full:
+        steps = [
+            ("funnel", lambda: facts.build_funnel(org, None)),
+            ("cohorts", lambda: facts.build_cohorts(org, None)),
+            ("responses", lambda: facts.build_responses(org, None)),
+            ("touches", lambda: facts.build_touches(org, None)),
+            ("opportunities", lambda: facts.build_opportunities(org)),
+        ]
+        rows = {}
+        _progress(state, progress, 0, len(steps))
+        for done, (name, build) in enumerate(steps, start=1):
+            with transaction.atomic():
+                rows[name] = build()
+            _progress(state, progress, done, len(steps))
+        return RollupResult(days=0, full=True, seconds=0.0, rows=rows)
+
+    if since is not None:
+        today = timezone.localdate(timezone.now(), ZoneInfo(org.time_zone))
+        days = [since + datetime.timedelta(days=n) for n in range((today - since).days + 1)]
+    else:
+        days = dirty_days(org, state.watermark - OVERLAP)
+    rows: dict[str, int] = {}
+    batches = [days[i : i + BATCH_DAYS] for i in range(0, len(days), BATCH_DAYS)]
+    _progress(state, progress, 0, len(days))
+    done = 0
+    for batch in batches:
+        with transaction.atomic():
+            for name, count in _build_days(org, batch).items():
+                rows[name] = rows.get(name, 0) + count
+        done += len(batch)
+        _progress(state, progress, done, len(days))
+    with transaction.atomic():
+        rows["opportunities"] = facts.build_opportunities(org)
+    return RollupResult(days=len(days), full=False, seconds=0.0, rows=rows)
+
+
+def _progress(state, progress: Progress | None, done: int, total: int) -> None:
+    RollupState.objects.filter(pk=state.pk).update(days_done=done, days_total=total)
+    if progress:
+        progress(done, total)
+
+
+def organizations_due(now: datetime.datetime | None = None):
+    """Organisations whose local midnight has passed since their last nightly run."""
+    from apps.accounts.models import Organization
+
+    now = now or timezone.now()
+    last = dict(RollupState.objects.values_list("organization_id", "last_local_date"))
+    for org in Organization.objects.all().order_by("pk"):
+        if last.get(org.pk) is None or last[org.pk] < timezone.localdate(now, ZoneInfo(org.time_zone)):
+            yield org

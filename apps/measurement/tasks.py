@@ -1,0 +1,23 @@
+"""Thin tasks: take ids, call a service. Each is safe to run twice."""
+
+from celery import shared_task
+
+from apps.accounts.models import Organization
+
+from .services import rollup
+
+
+@shared_task(name="measurement.rollup_due", time_limit=120, soft_time_limit=110)
+def rollup_due():
+    """Queue the nightly run of every organisation whose local midnight has passed."""
+    for org in rollup.organizations_due():
+        rollup_organization.delay(org.pk)
+
+
+@shared_task(name="measurement.rollup_organization", time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
+def rollup_organization(organization_id: int, full: bool = False):
+    org = Organization.objects.filter(pk=organization_id).first()
+    if org is None:
+        return None
+    result = rollup.rollup(org, full=full)
+    return {"days": result.days, "full": result.full, "skipped": result.skipped, "seconds": result.seconds}
