@@ -12,6 +12,7 @@ from apps.execution.api.views import (
 )
 from apps.integrations.api.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from apps.measurement.api.holdouts import HoldoutTestViewSet
+from apps.measurement.api.metrics import MetricViewSet
 from apps.measurement.api.spend import SpendViewSet
 from apps.records.api.views import (
     AccountViewSet,
@@ -36,6 +37,7 @@ router.register("reject-reasons", RejectReasonViewSet, basename="api-reject-reas
 router.register("routing", RoutingViewSet, basename="api-routing")
 router.register("spend", SpendViewSet, basename="api-spend")
 router.register("holdout-tests", HoldoutTestViewSet, basename="api-holdout-test")
+router.register("metrics", MetricViewSet, basename="api-metric")
 
 urlpatterns = [
     path("organization/", OrganizationView.as_view(), name="api-organization"),

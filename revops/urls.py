@@ -5,6 +5,7 @@ from rest_framework.permissions import AllowAny
 
 from apps.core import views as core_views
 from apps.execution.views import overview as execution_overview
+from apps.measurement.views import metrics as measurement_metrics
 
 # Pages of one organisation: /o/<org_slug>/... Every view here is wrapped by
 # apps.accounts.access.org_view, which resolves the organisation from the URL.
@@ -12,7 +13,7 @@ org_patterns = [
     path("", core_views.org_home, name="org_home"),
     path("strategy/", core_views.section("strategy"), name="strategy_index"),
     path("execution/", execution_overview.execution_index, name="execution_index"),
-    path("measurement/", core_views.section("measurement"), name="measurement_index"),
+    path("measurement/", measurement_metrics.metrics_index, name="measurement_index"),
     path("measurement/", include("apps.measurement.urls")),
     path("governance/", core_views.section("governance"), name="governance_index"),
     path("records/", include("apps.records.urls")),

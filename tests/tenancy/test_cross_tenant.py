@@ -21,7 +21,9 @@ from apps.execution.services import setup as setup_services
 from apps.imports import services as import_services
 from apps.integrations import services as integration_services
 from apps.integrations.models import WebhookDelivery
+from apps.measurement.metrics import engine
 from apps.measurement.services import holdouts as holdout_services
+from apps.measurement.services import rollup
 from apps.measurement.services import spend as spend_services
 from apps.quality import services as quality_services
 from apps.records import definitions as record_definitions
@@ -161,6 +163,8 @@ ORG_PAGES = {
     "measurement_spend_edit": "spend_entry",
     "measurement_spend_delete": "spend_entry",
     "measurement_holdouts": None,
+    "measurement_metric": None,
+    "measurement_metric_export": None,
     "measurement_holdout_new": None,
     "measurement_holdout_edit": "holdout_test",
     "measurement_holdout_delete": "holdout_test",
@@ -168,6 +172,8 @@ ORG_PAGES = {
 
 # Organisation pages whose address names something other than an object: the extra URL arguments.
 ORG_PAGE_ARGS = {
+    "measurement_metric": {"key": "leads"},
+    "measurement_metric_export": {"key": "leads"},
     "execution_routing_rule": {"index": 0},
     "execution_routing_rule_delete": {"index": 0},
     "execution_routing_rule_move": {"index": 0},
@@ -215,6 +221,8 @@ API_ROUTES = {
     "api-spend-detail": "spend_entry",
     "api-holdout-test-list": None,
     "api-holdout-test-detail": "holdout_test",
+    "api-metric-list": None,
+    "api-metric-detail": "metric:leads",  # a catalogue key: the caller's own numbers, never the victim's
 }
 
 
@@ -432,6 +440,14 @@ def test_outsider_key_never_reaches_another_orgs_objects(name, victim, other_org
         model = type(target)
         assert model.objects.filter(external_id=target.external_id, organization=victim["org"]).count() == 1
         assert "Secret" not in response.content.decode()
+        return
+    if kind and kind.startswith("metric:"):
+        rollup.rollup(victim["org"], full=True)
+        key = kind.removeprefix("metric:")
+        assert engine.evaluate(victim["org"], *engine.parse(key, {})[:2]).total > 0  # the victim's are there
+        response = outsider_api.get(reverse(name, kwargs={"pk": key}))
+        assert response.status_code == 200, response.content
+        assert response.json()["total"] == 0
         return
     if kind and kind.startswith("probe:"):
         # The victim's id in a request body is a field error, never a link to their object.
