@@ -6,6 +6,7 @@ from django.db import transaction
 
 from apps.accounts import demo as accounts_demo
 from apps.execution import demo as execution_demo
+from apps.measurement import demo as measurement_demo
 from apps.records import demo as records_demo
 
 
@@ -42,6 +43,13 @@ class Command(BaseCommand):
         else:
             summary = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in routing.items())
             self.stdout.write(f"Routing: {summary} ({time.monotonic() - records_done:.1f}s)")
+        measured = time.monotonic()
+        facts = measurement_demo.seed_measurement(org)  # after the commit: rollups read committed rows
+        if facts is None:
+            self.stdout.write("Measurement: already loaded, left as it is.")
+        else:
+            summary = ", ".join(f"{n:,} {name}" for name, n in facts.items())
+            self.stdout.write(f"Measurement: {summary} ({time.monotonic() - measured:.1f}s)")
         self.stdout.write(f"Logins (password for all: {accounts_demo.DEMO_PASSWORD}):")
         for email, _name, role, _team in accounts_demo.PEOPLE:
             self.stdout.write(f"  {role.label:<14} {email}")
