@@ -85,6 +85,9 @@ def test_events_reach_the_receiver_signed(receiver):
     try:
         emitted = _emit(org, 3)
         assert wait_for(lambda: set(receiver.ids()) >= set(emitted), timeout=30), worker.log()[-3000:]
+        # The receiver answers before the worker records the success: wait for the record too.
+        succeeded = WebhookDelivery.objects.filter(status="succeeded")
+        assert wait_for(lambda: succeeded.count() == 3, timeout=30), worker.log()[-3000:]
     finally:
         worker.stop()
 

@@ -58,12 +58,12 @@ class MetricViewSet(OrgScopedViewSet):
     serializer_class = serializers.Serializer
     lookup_value_regex = "[a-z0-9_]+"
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="metrics_list", responses={200: OpenApiTypes.OBJECT})
     def list(self, request):
         """Every metric with its definition, formula, unit, direction, dimensions and what it reads."""
         return Response({"results": [metric.as_dict() for metric in METRICS]})
 
-    @extend_schema(parameters=QUERY, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="metrics_retrieve", parameters=QUERY, responses={200: OpenApiTypes.OBJECT})
     def retrieve(self, request, pk=None):
         """One metric over a date range, by period (and group), with the total of the range."""
         if pk not in BY_KEY:
