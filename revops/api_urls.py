@@ -11,6 +11,7 @@ from apps.execution.api.views import (
     RoutingViewSet,
 )
 from apps.integrations.api.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
+from apps.measurement.api.attribution import AttributionViewSet
 from apps.measurement.api.holdouts import HoldoutTestViewSet
 from apps.measurement.api.metrics import MetricViewSet
 from apps.measurement.api.spend import SpendViewSet
@@ -40,6 +41,8 @@ router.register("holdout-tests", HoldoutTestViewSet, basename="api-holdout-test"
 router.register("metrics", MetricViewSet, basename="api-metric")
 
 urlpatterns = [
+    # One report, not a collection: a plain route keeps its schema an object rather than a list.
+    path("attribution/", AttributionViewSet.as_view({"get": "report"}), name="api-attribution"),
     path("organization/", OrganizationView.as_view(), name="api-organization"),
     # Routing seen from a lead; a router cannot register a second viewset under "api-lead".
     path("leads/<pk>/routing/", LeadRoutingViewSet.as_view({"get": "routing"}), name="api-lead-routing"),

@@ -1,5 +1,5 @@
 """Measurement pages, mounted at /o/<org_slug>/measurement/. Each view module owns its patterns."""
 
-from .views import holdouts, metrics, spend
+from .views import attribution, holdouts, metrics, spend
 
-urlpatterns = [*metrics.urlpatterns, *spend.urlpatterns, *holdouts.urlpatterns]
+urlpatterns = [*metrics.urlpatterns, *spend.urlpatterns, *holdouts.urlpatterns, *attribution.urlpatterns]

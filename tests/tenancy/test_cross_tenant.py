@@ -21,6 +21,7 @@ from apps.execution.services import setup as setup_services
 from apps.imports import services as import_services
 from apps.integrations import services as integration_services
 from apps.integrations.models import WebhookDelivery
+from apps.measurement.attribution import compute as attribution_compute
 from apps.measurement.metrics import engine
 from apps.measurement.services import holdouts as holdout_services
 from apps.measurement.services import rollup
@@ -168,6 +169,11 @@ ORG_PAGES = {
     "measurement_holdout_new": None,
     "measurement_holdout_edit": "holdout_test",
     "measurement_holdout_delete": "holdout_test",
+    # measurement: the attribution workbench
+    "measurement_attribution": None,
+    "measurement_attribution_export": None,
+    "measurement_attribution_settings": None,
+    "measurement_attribution_opportunity": "opportunity",
 }
 
 # Organisation pages whose address names something other than an object: the extra URL arguments.
@@ -221,6 +227,7 @@ API_ROUTES = {
     "api-spend-detail": "spend_entry",
     "api-holdout-test-list": None,
     "api-holdout-test-detail": "holdout_test",
+    "api-attribution": None,
     "api-metric-list": None,
     "api-metric-detail": "metric:leads",  # a catalogue key: the caller's own numbers, never the victim's
 }
@@ -354,6 +361,7 @@ def victim(org, owner):
         control_size=100,
         control_conversions=5,
     )
+    attribution_compute.rebuild(org, None)  # the opportunity's credit: "Secret" as its touch's source
     return {
         "spend_entry": spend_entry,
         "holdout_test": holdout_test,

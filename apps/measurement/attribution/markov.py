@@ -140,20 +140,50 @@ def removal_effects_from_arrays(
     transitions = _transition_counts(
         paths, channel, converted, counts, n_channels, direct_conversions, direct_non_conversions
     )
+    return removal_effects_from_transitions(
+        transitions,
+        labels=labels,
+        journeys=float(counts.sum() + direct_conversions + direct_non_conversions),
+        conversions=float(counts[converted].sum() + direct_conversions),
+        channel_conversions=_converting_journeys_per_channel(paths, channel, converted, counts, n_channels),
+        min_conversions=min_conversions,
+        min_channel_conversions=min_channel_conversions,
+    )
+
+
+def removal_effects_from_transitions(
+    transitions: np.ndarray,
+    *,
+    labels: Sequence[Hashable],
+    journeys: float,
+    conversions: float,
+    channel_conversions: np.ndarray,
+    min_conversions: int = MIN_CONVERSIONS,
+    min_channel_conversions: int = MIN_CHANNEL_CONVERSIONS,
+) -> MarkovResult:
+    """Fit the chain from counted transitions, for callers that count them elsewhere (in SQL).
+
+    `transitions[s, t]` counts the steps from state s to state t: 0 is (start), 1..K the channels
+    (`labels[k - 1]`), K + 1 (conversion) and K + 2 (null), exactly as the journeys above are counted.
+    `channel_conversions[k]` is the number of converting journeys channel k appears in.
+    """
+    labels = tuple(labels)
+    n_channels = len(labels)
+    transitions = np.asarray(transitions, dtype=np.float64)
+    if transitions.shape != (n_channels + 3, n_channels + 3):
+        raise ValueError(f"transitions: expected a {n_channels + 3} x {n_channels + 3} matrix")
+    channel_conversions = np.asarray(channel_conversions, dtype=np.float64)
     base, without = _conversion_probabilities(transitions, n_channels)
     effects = np.zeros(n_channels) if base == 0 else np.maximum(1.0 - without / base, 0.0)
     total_effect = effects.sum()
     shares = effects / total_effect if total_effect > 0 else np.zeros(n_channels)
-
-    conversions = float(counts[converted].sum() + direct_conversions)
-    channel_conversions = _converting_journeys_per_channel(paths, channel, converted, counts, n_channels)
     return MarkovResult(
         channels=labels,
         removal_effect=dict(zip(labels, effects.tolist(), strict=True)),
         share=dict(zip(labels, shares.tolist(), strict=True)),
         conversion_probability=float(base),
-        journeys=float(counts.sum() + direct_conversions + direct_non_conversions),
-        conversions=conversions,
+        journeys=float(journeys),
+        conversions=float(conversions),
         channel_conversions=dict(zip(labels, channel_conversions.tolist(), strict=True)),
         warning=_warning(conversions, labels, channel_conversions, min_conversions, min_channel_conversions),
     )
