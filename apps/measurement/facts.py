@@ -25,8 +25,18 @@ _LEAD_DIMS = (
 _DIMS = "channel, campaign, owner"
 
 
+# Memory for each sort and hash of a rollup statement (for the transaction only). With the 4 MB
+# default, a million events' sorts and the materialised event rows spill to disk: the funnel took
+# 2 to 3x longer (measured on a million events). A statement may use it several times over.
+WORK_MEM = "64MB"
+
+
 def _execute(sql: str, params: dict) -> int:
     with connection.cursor() as cursor:
+        # These plans cost enough to be JIT-compiled, which takes 1.5 to 2 s a statement (measured on a
+        # million events) and saves less: every statement of an incremental day would pay it.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         cursor.execute(sql, params)
         return cursor.rowcount
 
@@ -352,3 +362,61 @@ def build_touches(org, days: list[datetime.date] | None) -> int:
     GROUP BY day, channel, campaign
     """
     return _execute(sql, params)
+
+
+def build_funnel_channels(org, days: list[datetime.date] | None) -> int:
+    """FunnelChannelDay from FunnelDay (built first): the same days summed over owners and campaigns."""
+    _delete("measurement_funnelchannelday", org.pk, days)
+    sql = """
+    WITH f AS (
+        SELECT * FROM measurement_funnelday
+        WHERE organization_id = %(org)s AND (%(all)s OR day = ANY(%(days)s))
+    ),
+    sketches AS (
+        SELECT day, stage, channel, jsonb_object_agg(bucket, n) AS sk
+        FROM (
+            SELECT f.day, f.stage, f.channel, e.key AS bucket, sum(e.value::bigint) AS n
+            FROM f CROSS JOIN LATERAL jsonb_each_text(f.exit_sketch) AS e
+            GROUP BY f.day, f.stage, f.channel, e.key
+        ) buckets
+        GROUP BY day, stage, channel
+    ),
+    sums AS (
+        SELECT day, stage, channel, sum(created) AS created, sum(created_completeness) AS completeness,
+               sum(entries) AS entries, sum(first_entries) AS first_entries, sum(reentries) AS reentries,
+               sum(skips) AS skips, sum(exits) AS exits, sum(exit_seconds) AS exit_seconds
+        FROM f GROUP BY day, stage, channel
+    )
+    INSERT INTO measurement_funnelchannelday (
+        organization_id, created_at, updated_at, day, stage, channel, created, created_completeness,
+        entries, first_entries, reentries, skips, exits, exit_seconds, exit_sketch
+    )
+    SELECT %(org)s, %(now)s, %(now)s, day, stage, channel, created, completeness,
+           entries, first_entries, reentries, skips, exits, exit_seconds, coalesce(sk, '{}'::jsonb)
+    FROM sums LEFT JOIN sketches USING (day, stage, channel)
+    """
+    return _execute(sql, _coarse_params(org, days))
+
+
+def build_cohort_channels(org, days: list[datetime.date] | None) -> int:
+    """CohortChannelDay from CohortDay (built first): summed over owners and campaigns."""
+    _delete("measurement_cohortchannelday", org.pk, days)
+    sql = """
+    INSERT INTO measurement_cohortchannelday (
+        organization_id, created_at, updated_at, day, from_stage, to_stage, channel, reached, lag_seconds
+    )
+    SELECT %(org)s, %(now)s, %(now)s, day, from_stage, to_stage, channel, sum(reached), sum(lag_seconds)
+    FROM measurement_cohortday
+    WHERE organization_id = %(org)s AND (%(all)s OR day = ANY(%(days)s))
+    GROUP BY day, from_stage, to_stage, channel
+    """
+    return _execute(sql, _coarse_params(org, days))
+
+
+def _coarse_params(org, days: list[datetime.date] | None) -> dict:
+    return {
+        "org": org.pk,
+        "all": days is None,
+        "days": days or [],
+        "now": datetime.datetime.now(datetime.UTC),
+    }

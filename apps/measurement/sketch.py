@@ -22,12 +22,20 @@ _LOG_GAMMA = math.log(GAMMA)
 def bucket(seconds: float) -> int:
     if seconds < 1:
         return 0
-    return math.ceil(math.log(seconds) / _LOG_GAMMA)
+    # Exactly one second would compute bucket 0, which reads as 0 s: bucket 1 is (1, GAMMA] and 1 too.
+    return max(1, math.ceil(math.log(seconds) / _LOG_GAMMA))
 
 
 def bucket_sql(seconds: str) -> str:
-    """The same bucket as `bucket()`, as an SQL expression over a seconds expression."""
-    return f"CASE WHEN ({seconds}) < 1 THEN 0 ELSE ceil(ln({seconds}) / {_LOG_GAMMA!r})::int END"
+    """The same bucket as `bucket()`, as an SQL expression over a seconds expression.
+
+    In double precision, as in Python: a numeric `ln` of `extract(epoch …)`
+    disagrees with Python on durations within about 1e-15 of a bucket edge,
+    and costs over ten times more per row (6 µs against 0.4)."""
+    return (
+        f"CASE WHEN ({seconds}) < 1 THEN 0 "
+        f"ELSE greatest(1, ceil(ln(({seconds})::float8) / {_LOG_GAMMA!r}::float8)::int) END"
+    )
 
 
 def value(index: int) -> float:

@@ -17,8 +17,16 @@ from django.db import connection
 from django.db.models import F, Sum
 from django.db.models.functions import Trunc
 
-from . import sketch
-from .models import CohortDay, FunnelDay, OpportunityDay, ResponseDay, SpendEntry, TouchDay
+from .models import (
+    CohortChannelDay,
+    CohortDay,
+    FunnelChannelDay,
+    FunnelDay,
+    OpportunityDay,
+    ResponseDay,
+    SpendEntry,
+    TouchDay,
+)
 
 GRAINS = ("day", "week", "month", "quarter")
 
@@ -29,6 +37,11 @@ TABLES = {
     "response": ResponseDay,
     "touch": TouchDay,
 }
+
+# Coarser copies without the owner and campaign dimensions, read whenever a
+# query needs neither: far fewer rows per day.
+COARSE = {"funnel": FunnelChannelDay, "cohort": CohortChannelDay}
+COARSE_KEYS = {"channel", "channel__in", "stage", "from_stage", "to_stage"}
 
 # The column behind each dimension a report can group by, per fact table.
 DIMENSIONS = {
@@ -96,9 +109,17 @@ def _label(window: Window, day: datetime.date) -> datetime.date:
     return max(period_start(day, window.grain), window.start)
 
 
+def _model(table: str, group_by: str | None, where: dict):
+    """The fact table to read: the coarse copy when neither the grouping nor a filter needs more."""
+    coarse = COARSE.get(table)
+    if coarse and group_by in (None, "channel", "stage") and set(where) <= COARSE_KEYS:
+        return coarse
+    return TABLES[table]
+
+
 def sums(org, table: str, measures: list[str], window: Window, group_by: str | None = None, **where):
     """A DataFrame indexed by period (and group) with one column per summed measure."""
-    model = TABLES[table]
+    model = _model(table, group_by, where)
     queryset = model.objects.for_org(org).filter(day__gte=window.start, day__lte=window.end, **where)
     keys = []
     if window.grain is not None:
@@ -109,19 +130,31 @@ def sums(org, table: str, measures: list[str], window: Window, group_by: str | N
     if group_by:
         queryset = queryset.annotate(group=F(DIMENSIONS[table][group_by]))
         keys.append("group")
-    rows = list(queryset.values(*keys).annotate(**{m: Sum(m) for m in measures}).order_by())
-    return _frame(window, rows, measures, group_by)
+    return _frame(window, _aggregate(queryset, keys, measures), measures, group_by)
 
 
 def sketches(org, table: str, field: str, window: Window, group_by: str | None = None, **where):
-    """Merged duration sketches by period (and group): a Series of {bucket: count} dicts."""
-    model = TABLES[table]
+    """Merged duration sketches by period (and group): {(period[, group]): {bucket: count}}.
+
+    The buckets are summed in PostgreSQL, so only one count per period and bucket travels."""
+    model = _model(table, group_by, where)
     queryset = model.objects.for_org(org).filter(day__gte=window.start, day__lte=window.end, **where)
     columns = ["day", field] + ([DIMENSIONS[table][group_by]] if group_by else [])
+    inner, params = queryset.exclude(**{field: {}}).values_list(*columns).query.sql_with_params()
+    group = ", s.grp" if group_by else ""
+    sql = f"""
+        SELECT s.day{group}, b.key::int, sum(b.value::bigint)::bigint
+        FROM ({inner}) AS s(day, sk{", grp" if group_by else ""})
+        CROSS JOIN LATERAL jsonb_each_text(s.sk) AS b
+        GROUP BY s.day{group}, b.key
+    """  # noqa: S608 (the queryset's own SQL, with its parameters)
     merged: dict[tuple, dict[int, int]] = {}
-    for row in queryset.exclude(**{field: {}}).values_list(*columns):
-        key = (_label(window, row[0]),) + ((row[2],) if group_by else ())
-        merged[key] = sketch.merge([merged.get(key, {}), row[1]])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            key = (_label(window, row[0]),) + ((row[1],) if group_by else ())
+            counts = merged.setdefault(key, {})
+            counts[row[-2]] = counts.get(row[-2], 0) + row[-1]
     return merged
 
 
@@ -129,12 +162,12 @@ def cumulative(
     org, table: str, measures: list[str], until: datetime.date, group_by: str | None = None, **where
 ):
     """Measures summed over every day up to and including `until` (a running balance)."""
-    model = TABLES[table]
+    model = _model(table, group_by, where)
     queryset = model.objects.for_org(org).filter(day__lte=until, **where)
     keys = ["group"] if group_by else []
     if group_by:
         queryset = queryset.annotate(group=F(DIMENSIONS[table][group_by]))
-    rows = list(queryset.values(*keys).annotate(**{m: Sum(m) for m in measures}).order_by())
+    rows = _aggregate(queryset, keys, measures)
     if not group_by:
         return {m: float(rows[0][m] or 0) if rows else 0.0 for m in measures}
     return {row["group"]: {m: float(row[m] or 0) for m in measures} for row in rows}
@@ -173,6 +206,15 @@ def spend(org, window: Window, group_by: str | None = None, types=None, channels
     return _frame(window, records, ["amount"], group_by)
 
 
+def _aggregate(queryset, keys: list[str], measures: list[str]) -> list[dict]:
+    """SUM of each measure grouped by `keys`; one row for no keys (`.values()` with no field would
+    group by every column)."""
+    sums = {m: Sum(m) for m in measures}
+    if not keys:
+        return [queryset.aggregate(**sums)]
+    return list(queryset.values(*keys).annotate(**sums).order_by())
+
+
 def _frame(window: Window, rows: list[dict], measures: list[str], group_by: str | None) -> pd.DataFrame:
     """Rows to a frame with a row for every period of the window (zeros where nothing happened)."""
     periods = window.periods()
@@ -208,8 +250,7 @@ def attributed(org, model: str, window: Window, group_by: str | None = None, **w
         queryset = queryset.annotate(group=F({"campaign": "campaign", "channel": "channel"}[group_by]))
         keys.append("group")
     measures = ["opportunities", "pipeline", "won", "revenue"]
-    rows = list(queryset.values(*keys).annotate(**{m: Sum(m) for m in measures}).order_by())
-    return _frame(window, rows, measures, group_by)
+    return _frame(window, _aggregate(queryset, keys, measures), measures, group_by)
 
 
 def has_attribution(org, model: str) -> bool:

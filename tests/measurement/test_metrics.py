@@ -154,6 +154,22 @@ def test_opportunity_metrics(funnel):
     assert total(funnel, "pipeline_velocity") == pytest.approx(3 * 0.5 * 30000 / 20)
 
 
+def test_pipeline_coverage_needs_a_target(funnel):
+    assert total(funnel, "pipeline_coverage") is None
+    # Open at the end of March: 90,000 created - 30,000 won - 10,000 lost = 50,000.
+    # Still to win: 100,000 target - 30,000 won = 70,000.
+    assert total(funnel, "pipeline_coverage", target="100000") == pytest.approx(50000 / 70000, abs=1e-6)
+
+
+def test_groups_add_up_to_the_total(funnel):
+    # Ungrouped and by-channel reads use the coarse facts, by owner or campaign the fine ones.
+    for group_by in ("channel", "owner", "campaign"):
+        rows = engine.evaluate(funnel, *engine.parse("leads", {**MARCH, "group_by": group_by})[:3]).rows
+        assert sum(row["value"] for row in rows) == 4, group_by
+    rows = engine.evaluate(funnel, *engine.parse("mqls", {**MARCH, "group_by": "channel"})[:3]).rows
+    assert {row["group"]: row["value"] for row in rows} == {"Paid Search": 2, "Events": 1}
+
+
 def test_cost_metrics(funnel):
     assert total(funnel, "cac_blended") == 3100  # one new customer (the won new-business deal)
     assert total(funnel, "cac_paid") == 3100  # a's channel had paid spend

@@ -120,6 +120,7 @@ def evaluate(org, metric: Metric, window: store.Window, group_by=None, compare=F
     previous_periods = window.previous().periods() if compare else []
     for key, value in series.items():
         period, group = key if group_by else (key, None)
+        group = _group_value(group)
         row = {
             "period": period,
             "group": group,
@@ -136,11 +137,20 @@ def evaluate(org, metric: Metric, window: store.Window, group_by=None, compare=F
     return result
 
 
+def _group_value(value):
+    """A group as JSON can carry it: pandas turns a missing owner into NaN and the others into floats."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value.item() if hasattr(value, "item") else value
+
+
 def _labels(org, group_by, series) -> dict:
     """Readable names for group values: member names for owners, "(none)" for blanks."""
     if not group_by:
         return {}
-    groups = set(series.index.get_level_values("group")) if len(series) else set()
+    groups = {_group_value(g) for g in series.index.get_level_values("group")} if len(series) else set()
     labels = {g: ("(none)" if g in ("", None) else str(g)) for g in groups}
     if group_by == "owner":
         ids = [g for g in groups if g]

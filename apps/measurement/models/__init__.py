@@ -3,8 +3,10 @@
 from .experiments import HoldoutTest
 from .rollups import (
     AttributionDay,
+    CohortChannelDay,
     CohortDay,
     DirtyDay,
+    FunnelChannelDay,
     FunnelDay,
     MeasurementSettings,
     OpportunityDay,
@@ -17,8 +19,10 @@ from .spend import PAID_TYPES, SpendEntry, SpendType
 __all__ = [
     "PAID_TYPES",
     "AttributionDay",
+    "CohortChannelDay",
     "CohortDay",
     "DirtyDay",
+    "FunnelChannelDay",
     "FunnelDay",
     "HoldoutTest",
     "MeasurementSettings",

@@ -67,6 +67,43 @@ class CohortDay(OrgOwned):
         indexes = [models.Index(fields=["organization", "day", "from_stage"], name="cohortday_org_day_idx")]
 
 
+class FunnelChannelDay(OrgOwned):
+    """FunnelDay summed over owners and campaigns: what an ungrouped or by-channel report reads.
+
+    A day holds a few rows per stage and channel instead of one per owner and
+    campaign too, so a quarter's series reads thousands of rows, not millions."""
+
+    day = models.DateField()
+    stage = models.CharField(max_length=40)
+    channel = models.CharField(max_length=60, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    created_completeness = models.FloatField(default=0)
+    entries = models.PositiveIntegerField(default=0)
+    first_entries = models.PositiveIntegerField(default=0)
+    reentries = models.PositiveIntegerField(default=0)
+    skips = models.PositiveIntegerField(default=0)
+    exits = models.PositiveIntegerField(default=0)
+    exit_seconds = models.BigIntegerField(default=0)
+    exit_sketch = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day", "stage"], name="funnelchday_org_day_idx")]
+
+
+class CohortChannelDay(OrgOwned):
+    """CohortDay summed over owners and campaigns."""
+
+    day = models.DateField()
+    from_stage = models.CharField(max_length=40)
+    to_stage = models.CharField(max_length=40)
+    channel = models.CharField(max_length=60, blank=True)
+    reached = models.PositiveIntegerField(default=0)
+    lag_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day", "from_stage"], name="cohortchday_org_day_idx")]
+
+
 class OpportunityDay(OrgOwned):
     """Opportunities created (by created date) and closed (by close date) on a day."""
 

@@ -6,7 +6,8 @@ watermark), recomputes exactly those days, and moves the watermark:
 - stage events written since the watermark, and leads edited since (their
   channel, campaign or owner are dimensions), make every day on which such a
   lead has an event dirty: a late event can change a lead's first entry into
-  a stage, which is keyed by an older day;
+  a stage, which is keyed by an older day; an edited lead's assignment days
+  too;
 - touchpoints written and assignments or SLA timers changed since make their
   own days dirty;
 - explicit DirtyDay rows (a stage redefinition, a merge) are dirty whatever
@@ -31,6 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import facts
+from ..attribution import compute as attribution
 from ..models import DirtyDay, RollupState
 
 LOCK_NAMESPACE = 7_301  # pg_try_advisory_lock(namespace, organization id)
@@ -63,10 +65,13 @@ def _unlock(org) -> None:
 def dirty_days(org, since: datetime.datetime) -> list[datetime.date]:
     """Local days whose facts may differ from what was rolled up before `since`."""
     sql = """
-    WITH touched_leads AS (
+    WITH edited_leads AS (
+        SELECT id FROM records_lead WHERE organization_id = %(org)s AND updated_at >= %(since)s
+    ),
+    touched_leads AS (
         SELECT lead_id FROM records_stageevent WHERE organization_id = %(org)s AND created_at >= %(since)s
         UNION
-        SELECT id FROM records_lead WHERE organization_id = %(org)s AND updated_at >= %(since)s
+        SELECT id FROM edited_leads
     )
     SELECT (e.at AT TIME ZONE %(tz)s)::date FROM records_stageevent e
     WHERE e.organization_id = %(org)s AND e.lead_id IN (SELECT lead_id FROM touched_leads)
@@ -75,7 +80,9 @@ def dirty_days(org, since: datetime.datetime) -> list[datetime.date]:
     WHERE organization_id = %(org)s AND created_at >= %(since)s
     UNION
     SELECT (offered_at AT TIME ZONE %(tz)s)::date FROM execution_assignment
-    WHERE organization_id = %(org)s AND updated_at >= %(since)s
+    WHERE organization_id = %(org)s
+      -- The lead's channel, campaign and capture time are read by its assignments' facts too.
+      AND (updated_at >= %(since)s OR lead_id IN (SELECT id FROM edited_leads))
     UNION
     SELECT (a.offered_at AT TIME ZONE %(tz)s)::date
     FROM execution_slatimer t JOIN execution_assignment a ON a.id = t.assignment_id
@@ -99,7 +106,9 @@ def mark_dirty(org, days, reason: str = "") -> None:
 def _build_days(org, days: list[datetime.date] | None) -> dict[str, int]:
     return {
         "funnel": facts.build_funnel(org, days),
+        "funnel by channel": facts.build_funnel_channels(org, days),
         "cohorts": facts.build_cohorts(org, days),
+        "cohorts by channel": facts.build_cohort_channels(org, days),
         "responses": facts.build_responses(org, days),
         "touches": facts.build_touches(org, days),
     }
@@ -150,10 +159,13 @@ def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupR
     if full:
         steps = [
             ("funnel", lambda: facts.build_funnel(org, None)),
+            ("funnel by channel", lambda: facts.build_funnel_channels(org, None)),
             ("cohorts", lambda: facts.build_cohorts(org, None)),
+            ("cohorts by channel", lambda: facts.build_cohort_channels(org, None)),
             ("responses", lambda: facts.build_responses(org, None)),
             ("touches", lambda: facts.build_touches(org, None)),
             ("opportunities", lambda: facts.build_opportunities(org)),
+            ("attribution", lambda: attribution.rebuild(org, None)),
         ]
         rows = {}
         _progress(state, progress, 0, len(steps))
@@ -180,6 +192,13 @@ def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupR
         _progress(state, progress, done, len(days))
     with transaction.atomic():
         rows["opportunities"] = facts.build_opportunities(org)
+    # Attribution is keyed by the opportunity's created day, not by the day of what changed: rebuild the
+    # created days of the opportunities whose paths, amounts or dates may have moved.
+    since_watermark = state.watermark - OVERLAP
+    with transaction.atomic():
+        rows["attribution"] = attribution.rebuild(
+            org, attribution.days_to_rebuild(org, since=since_watermark, dirty=days)
+        )
     return RollupResult(days=len(days), full=False, seconds=0.0, rows=rows)
 
 
