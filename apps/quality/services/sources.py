@@ -104,8 +104,10 @@ def sources_reapply_request(*, org, actor=None) -> QualityJob:
 # utm_source, utm_medium that has a mapping, for the rows of one id window.
 # A lead's channel is always derived from its values, so it is recomputed,
 # cleared included, when a mapping was removed.
+# `updated_at` moves with the channel: the nightly rollup re-reads the days of the leads
+# edited since its last run.
 _LEADS_SQL = """
-    UPDATE records_lead AS l SET channel = m.channel
+    UPDATE records_lead AS l SET channel = m.channel, updated_at = clock_timestamp()
     FROM (
         SELECT x.id, COALESCE(ms.channel, mu.channel, mm.channel, '') AS channel
         FROM records_lead AS x
@@ -123,7 +125,7 @@ _LEADS_SQL = """
 # A touchpoint may arrive with its channel set explicitly by the sender, which
 # nothing distinguishes from a mapped one: only rows that a mapping covers change.
 _TOUCHPOINTS_SQL = """
-    UPDATE records_touchpoint AS t SET channel = m.channel
+    UPDATE records_touchpoint AS t SET channel = m.channel, updated_at = clock_timestamp()
     FROM (
         SELECT x.id, COALESCE(ms.channel, mu.channel, mm.channel, '') AS channel
         FROM records_touchpoint AS x
