@@ -7,7 +7,7 @@
 Each prints one line of JSON. `verify` and `race` read the database as it is
 after the load; `profile` posts N leads through Django's test client (the real
 stack: API key, DRF, `lead_create`, routing on commit) and reports what SQL the
-request ran, with `EXPLAIN ANALYZE` of the slowest statement.
+request ran, the costliest statement shapes, and the decisions' own `decide_ms`.
 """
 
 import json
@@ -174,7 +174,7 @@ def profile(api_key: str, count: int) -> dict:
 
     client = Client(HTTP_HOST="127.0.0.1")
     stamp = time.time_ns()
-    statements, totals, shapes = [], [], {}
+    statements, totals, shapes, lead_ids = [], [], {}, []
     for i in range(count):
         body = {"email": f"profile{stamp}-{i}@acct{i % 20:02d}.example.com", "source": "Webinar"}
         started = time.perf_counter()
@@ -191,6 +191,7 @@ def profile(api_key: str, count: int) -> dict:
         statements.append(len(captured.captured_queries))
         if i == 0:
             continue  # the first request warms caches (the key, the content types)
+        lead_ids.append(response.json()["id"])
         for query in captured.captured_queries:
             sql = _statement(query["sql"])
             shape = _LITERALS.sub("?", " ".join(sql.split()))[:100]
@@ -198,10 +199,19 @@ def profile(api_key: str, count: int) -> dict:
             shapes[shape] = (ms + float(query["time"]) * 1000, times + 1)
     measured = max(1, count - 1)
     ranked = sorted(shapes.items(), key=lambda item: -item[1][0])
+    decide_ms = [
+        row[0]
+        for row in _rows(
+            "SELECT (timings->>'decide_ms')::float FROM execution_routingdecision "
+            "WHERE lead_id = ANY(%s) AND timings ? 'decide_ms'",
+            [lead_ids],
+        )
+    ]
     return {
         "statements": statistics.median(statements),
         "request_ms_p50": statistics.median(totals[1:] or totals),
         "sql_ms_per_request": round(sum(ms for ms, _ in shapes.values()) / measured, 2),
+        "decide_ms_p50": statistics.median(decide_ms) if decide_ms else None,
         # [ms per request, statements per request, the statement's start]
         "top": [
             [round(ms / measured, 2), round(times / measured, 1), shape] for shape, (ms, times) in ranked[:12]

@@ -250,7 +250,10 @@ def lead_create(
     lead.captured_at = fields.get("captured_at") or timezone.now()
     lead.channel = channel_for(org, lead.source, lead.utm_source, lead.utm_medium)
     lead.account = account or match_account(org, email=lead.email, company=lead.company)
-    lead.stage = _stage(org, stage)
+    stages = stages_by_key(org)  # read once: the machine stage rules below need them all
+    if stage not in stages:
+        raise ServiceError(f"There is no stage {stage!r}.", code="unknown_stage", field="stage")
+    lead.stage = stages[stage]
     lead.stage_entered_at = lead.captured_at
     lead.completeness = quality.completeness(org=org, object_type=ObjectType.LEAD, record=lead)
     lead.save()
@@ -268,7 +271,7 @@ def lead_create(
     if lead.email:
         _flag_email_duplicates(org, lead)
     outbox_emit(org=org, event_type="lead.created", data=_lead_payload(lead))
-    lead_apply_stage_rules(org=org, lead=lead, actor=actor)
+    lead_apply_stage_rules(org=org, lead=lead, actor=actor, stages=stages.values())
     if lead.owner_id is None:
         from apps.execution.services.routing import routing_request
 
@@ -415,13 +418,15 @@ def _route_on_stage_change(org, before: Lead, stage: LifecycleStage) -> None:
         routing.routing_request(org=org, lead=before, trigger="qualified")
 
 
-def lead_apply_stage_rules(*, org, lead: Lead, actor=None) -> StageEvent | None:
-    """Move a lead forward to the furthest funnel stage whose machine rule it meets."""
-    ruled = list(
-        LifecycleStage.objects.for_org(org)
-        .filter(kind="funnel", order__gt=lead.stage.order)
-        .exclude(rule=[])
-        .order_by("-order")
+def lead_apply_stage_rules(*, org, lead: Lead, actor=None, stages=None) -> StageEvent | None:
+    """Move a lead forward to the furthest funnel stage whose machine rule it meets.
+
+    `stages` are the organisation's stages, when the caller has them already.
+    """
+    stages = LifecycleStage.objects.for_org(org) if stages is None else stages
+    ruled = sorted(
+        (s for s in stages if s.kind == FUNNEL and s.order > lead.stage.order and s.rule != []),
+        key=lambda s: -s.order,
     )
     if not ruled:
         return None

@@ -3,24 +3,52 @@
 Everything that depends on the clock or the database — absences, working
 hours, holidays, caps and loads — is resolved here, once per decision, in a
 handful of grouped queries (never a query per candidate).
+
+The reads every decision makes (people, pools and their ledgers) are written in
+SQL: each is one round trip, and building the equivalent querysets cost more
+than running them, several times per lead. They are scoped by organisation in
+their WHERE clauses, as `for_org` would scope them.
 """
 
+import json
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Count, Q
 
-from apps.accounts.models import Membership, TeamMember
+from apps.accounts.models import User
 from apps.execution import calendars
-from apps.execution.models import Assignment, BusinessCalendar, OutOfOffice, PoolMember, RepProfile
+from apps.execution.models import Assignment
 from apps.execution.routing import types
 from apps.records import quality
 from apps.records.models import Lead
 
+# How many of a lead's past assignments are read for "already rejected this lead".
+HISTORY_LIMIT = 50
 
-def lead_facts(org, lead: Lead, *, now: datetime, exclude=()) -> types.LeadFacts:
+
+def lead_history(org, lead_id: int) -> list[tuple[int, str]]:
+    """(assignee, status) of every assignment the lead has had, the latest offer first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT assignee_id, status FROM execution_assignment "
+            "WHERE organization_id = %(org)s AND lead_id = %(lead)s ORDER BY offered_at DESC",
+            {"org": org.pk, "lead": lead_id},
+        )
+        return cursor.fetchall()
+
+
+def lead_facts(org, lead: Lead, *, now: datetime, exclude=(), history=None) -> types.LeadFacts:
+    """The lead as rules see it.
+
+    `history` is the lead's latest assignments as (assignee, status), at most HISTORY_LIMIT
+    of them, when the caller has read them already (see `lead_history`).
+    """
     record = quality.as_record(lead)
     local = now.astimezone(ZoneInfo(org.time_zone))
     account_owner = lead.account.owner_id if lead.account_id and lead.account else None
@@ -36,16 +64,16 @@ def lead_facts(org, lead: Lead, *, now: datetime, exclude=()) -> types.LeadFacts
         }
     )
     rejected = set(exclude)
-    previous_owner = None
-    # A lead being previewed is not saved yet: it has no history to read.
-    history = (
-        Assignment.objects.for_org(org)
-        .filter(lead_id=lead.pk)
-        .order_by("-offered_at")
-        .values_list("assignee_id", "status")[:50]
-        if lead.pk
-        else []
-    )
+    if history is None:
+        # A lead being previewed is not saved yet: it has no history to read.
+        history = (
+            Assignment.objects.for_org(org)
+            .filter(lead_id=lead.pk)
+            .order_by("-offered_at")
+            .values_list("assignee_id", "status")[:HISTORY_LIMIT]
+            if lead.pk
+            else []
+        )
     for assignee, status in history:
         if status == Assignment.Status.REJECTED:
             rejected.add(assignee)
@@ -63,17 +91,22 @@ def _previous_owner(org, lead: Lead) -> int | None:
     """The last person who owned the same person (same e-mail) or the same account."""
     if lead.owner_id:
         return lead.owner_id
-    same = Q(email=lead.email) if lead.email else Q(pk__in=[])
-    if lead.account_id:
-        same |= Q(account_id=lead.account_id)
-    return (
-        Lead.objects.for_org(org)
-        .filter(same, owner__isnull=False)
-        .exclude(pk=lead.pk)
-        .order_by("-updated_at")
-        .values_list("owner_id", flat=True)
-        .first()
-    )
+    if not lead.email and not lead.account_id:
+        return None
+    with connection.cursor() as cursor:
+        # A missing e-mail or account is passed as NULL, which equals nothing.
+        cursor.execute(
+            """
+            SELECT owner_id FROM records_lead
+            WHERE organization_id = %(org)s AND owner_id IS NOT NULL AND id IS DISTINCT FROM %(lead)s
+              AND (email = %(email)s OR account_id = %(account)s)
+            ORDER BY updated_at DESC
+            LIMIT 1
+            """,
+            {"org": org.pk, "lead": lead.pk, "email": lead.email or None, "account": lead.account_id},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _local_midnight(now: datetime, tz_name: str) -> datetime:
@@ -84,39 +117,89 @@ def _local_midnight(now: datetime, tz_name: str) -> datetime:
     return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# One row per person: the membership, the user, the routing profile (if any, in this
+# organisation), whether an absence covers `now`, and the holiday lists of the
+# calendars of every team they belong to.
+_PEOPLE_SQL = """
+    SELECT m.id, m.is_active, u.is_active, u.full_name, u.email, u.time_zone,
+           p.id, p.available, p.time_zone, p.hours, p.daily_cap, p.open_cap,
+           EXISTS (
+               SELECT 1 FROM execution_outofoffice AS o
+               WHERE o.organization_id = %(org)s AND o.membership_id = m.id
+                 AND o.starts_at <= %(now)s AND o.ends_at > %(now)s
+           ),
+           ARRAY(
+               SELECT c.holidays FROM execution_businesscalendar AS c
+               JOIN accounts_teammember AS t ON t.team_id = c.team_id AND t.organization_id = %(org)s
+               WHERE c.organization_id = %(org)s AND t.membership_id = m.id AND c.holidays <> '[]'::jsonb
+           )
+    FROM accounts_membership AS m
+    JOIN accounts_user AS u ON u.id = m.user_id
+    LEFT JOIN execution_repprofile AS p ON p.membership_id = m.id AND p.organization_id = %(org)s
+    WHERE m.organization_id = %(org)s AND m.id = ANY(%(ids)s)
+"""
+
+
+class _Person(NamedTuple):
+    id: int
+    is_active: bool
+    user_is_active: bool
+    full_name: str
+    email: str
+    user_time_zone: str
+    profile_id: int | None  # None: no routing profile, so no working hours and no caps
+    available: bool | None
+    profile_time_zone: str | None
+    hours: str | None  # the profile's working hours as JSON text
+    daily_cap: int | None
+    open_cap: int | None
+    away: bool
+    holidays: frozenset[date]
+
+    @property
+    def time_zone(self) -> str:
+        return self.profile_time_zone or self.user_time_zone
+
+
+def _people(org, member_ids, now: datetime) -> list[_Person]:
+    with connection.cursor() as cursor:
+        cursor.execute(_PEOPLE_SQL, {"org": org.pk, "ids": sorted(member_ids), "now": now})
+        rows = cursor.fetchall()
+    people = []
+    for *columns, hours, daily_cap, open_cap, away, calendars_holidays in rows:
+        # jsonb comes back as text (Django leaves decoding to the fields; this is no field).
+        holidays = frozenset(
+            date.fromisoformat(holiday["date"]) for text in calendars_holidays for holiday in json.loads(text)
+        )
+        if hours is not None and not isinstance(hours, str):
+            hours = json.dumps(hours, sort_keys=True)
+        people.append(_Person(*columns, hours, daily_cap, open_cap, away, holidays))
+    return people
+
+
 def candidates(org, member_ids, *, now: datetime, need_loads: bool) -> dict[int, types.Candidate]:
     """Base candidates (no pool-specific fairness) for the given memberships."""
     member_ids = set(member_ids)
     if not member_ids:
         return {}
-    members = {
-        m.pk: m for m in Membership.objects.for_org(org).filter(pk__in=member_ids).select_related("user")
-    }
-    profiles = {p.membership_id: p for p in RepProfile.objects.for_org(org).filter(membership_id__in=members)}
-    away = set(
-        OutOfOffice.objects.for_org(org)
-        .filter(membership_id__in=members, starts_at__lte=now, ends_at__gt=now)
-        .values_list("membership_id", flat=True)
-    )
-    holidays = _team_holidays(org, members)
-    capped = {pk for pk, p in profiles.items() if p.daily_cap is not None}
-    open_counted = {pk for pk, p in profiles.items() if p.open_cap is not None} | (
-        set(members) if need_loads else set()
+    people = _people(org, member_ids, now)
+    capped = {person.id: person for person in people if person.daily_cap is not None}
+    open_counted = {person.id for person in people if person.open_cap is not None} | (
+        {person.id for person in people} if need_loads else set()
     )
     open_counts = _open_counts(org, open_counted)
-    today = today_counts(org, {pk: rep_time_zone(profiles.get(pk), members[pk], org) for pk in capped}, now)
+    today = today_counts(org, {pk: person.time_zone or org.time_zone for pk, person in capped.items()}, now)
 
     result = {}
-    for pk, member in members.items():
-        profile = profiles.get(pk)
-        result[pk] = types.Candidate(
-            id=pk,
-            name=member.user.display_name,
-            unavailable=_unavailable(member, profile, pk in away, holidays.get(pk, ()), now, org),
-            daily_cap=profile.daily_cap if profile else None,
-            open_cap=profile.open_cap if profile else None,
-            assigned_today=today.get(pk, 0),
-            open_count=open_counts.get(pk, 0),
+    for person in people:
+        result[person.id] = types.Candidate(
+            id=person.id,
+            name=User(full_name=person.full_name, email=person.email).display_name,
+            unavailable=_unavailable(person, now, org),
+            daily_cap=person.daily_cap,
+            open_cap=person.open_cap,
+            assigned_today=today.get(person.id, 0),
+            open_count=open_counts.get(person.id, 0),
         )
     return result
 
@@ -126,39 +209,27 @@ def rep_time_zone(profile, member, org) -> str:
     return (profile and profile.time_zone) or member.user.time_zone or org.time_zone
 
 
-def _unavailable(member, profile, away: bool, holidays, now, org) -> str | None:
-    if not member.is_active or not member.user.is_active:
+def _unavailable(person: _Person, now, org) -> str | None:
+    if not person.is_active or not person.user_is_active:
         return types.INACTIVE
-    if profile is not None and not profile.available:
+    if person.profile_id is not None and not person.available:
         return types.UNAVAILABLE
-    if away:
+    if person.away:
         return types.OUT_OF_OFFICE
-    tz_name = rep_time_zone(profile, member, org)
-    if holidays and now.astimezone(ZoneInfo(tz_name)).date() in holidays:
+    tz_name = person.time_zone or org.time_zone  # as rep_time_zone()
+    if person.holidays and now.astimezone(ZoneInfo(tz_name)).date() in person.holidays:
         return types.HOLIDAY
     # Without a routing profile nobody has set working hours, so none apply.
-    if profile is not None:
-        schedule = calendars.schedule_from(time_zone=tz_name, hours_json=profile.hours)
-        if not calendars.is_open(schedule, now):
-            return types.OFF_HOURS
+    if person.profile_id is not None and not calendars.is_open(_working_hours(tz_name, person.hours), now):
+        return types.OFF_HOURS
     return None
 
 
-def _team_holidays(org, members) -> dict[int, frozenset]:
-    calendar_by_team = {
-        c.team_id: c.holiday_dates
-        for c in BusinessCalendar.objects.for_org(org).filter(team__isnull=False).exclude(holidays=[])
-    }
-    if not calendar_by_team:
-        return {}
-    result = defaultdict(set)
-    for membership_id, team_id in (
-        TeamMember.objects.for_org(org)
-        .filter(membership_id__in=members, team_id__in=calendar_by_team)
-        .values_list("membership_id", "team_id")
-    ):
-        result[membership_id] |= calendar_by_team[team_id]
-    return {pk: frozenset(days) for pk, days in result.items()}
+# Keyed by the hours' JSON text, not by whose they are: an edited profile simply misses,
+# so nothing can go stale. Parsing was most of the cost of checking a rep's hours.
+@lru_cache(maxsize=1024)
+def _working_hours(time_zone: str, hours_json: str) -> calendars.Schedule:
+    return calendars.schedule_from(time_zone=time_zone, hours_json=json.loads(hours_json))
 
 
 def _open_counts(org, member_ids) -> dict[int, int]:
@@ -189,17 +260,73 @@ def today_counts(org, time_zones: dict[int, str], now) -> dict[int, int]:
     return {row["assignee_id"]: row["n"] for row in rows}
 
 
-def pool_members(org, pool_ids) -> list[PoolMember]:
+class PoolInfo(NamedTuple):
+    pk: int
+    name: str
+    strategy: str
+
+
+class MemberRow(NamedTuple):
+    """A pool member's place and ledger, as `pool_records` reads it."""
+
+    pool_id: int
+    membership_id: int
+    weight: int
+    territories: list[str]
+    pass_value: float
+    last_assigned_at: datetime | None
+
+
+# Active members only, in the order the engine looks at them (the rotation's tie-break
+# is the ledger, not this order, but explanations list members in it).
+_MEMBERS_SQL = """
+    SELECT pool_id, membership_id, weight, territories, pass_value, last_assigned_at
+    FROM execution_poolmember
+    WHERE organization_id = %(org)s AND pool_id = ANY(%(pools)s) AND is_active
+    ORDER BY pool_id, id
+"""
+
+_POOLS_SQL = """
+    SELECT p.id, p.name, p.strategy,
+           m.pool_id, m.membership_id, m.weight, m.territories, m.pass_value, m.last_assigned_at
+    FROM execution_routingpool AS p
+    LEFT JOIN execution_poolmember AS m
+           ON m.pool_id = p.id AND m.organization_id = %(org)s AND m.is_active
+    WHERE p.organization_id = %(org)s AND p.id = ANY(%(pools)s)
+    ORDER BY p.id, m.id
+"""
+
+
+def pool_members(org, pool_ids) -> list[MemberRow]:
     """The active members of the pools, with their ledgers, read once per decision."""
-    return list(
-        PoolMember.objects.for_org(org).filter(pool_id__in=pool_ids, is_active=True).order_by("pool_id", "id")
-    )
+    if not pool_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_MEMBERS_SQL, {"org": org.pk, "pools": sorted(pool_ids)})
+        return [MemberRow(*row) for row in cursor.fetchall()]
+
+
+def pools_with_members(org, pool_ids) -> tuple[dict[int, PoolInfo], list[MemberRow]]:
+    """The pools (by id) and their active members, as `pool_members` reads them, in one query."""
+    pools, rows = {}, []
+    if not pool_ids:
+        return pools, rows
+    with connection.cursor() as cursor:
+        cursor.execute(_POOLS_SQL, {"org": org.pk, "pools": sorted(pool_ids)})
+        for pk, name, strategy, *member in cursor.fetchall():
+            pools.setdefault(pk, PoolInfo(pk, name, strategy))
+            if member[0] is not None:
+                rows.append(MemberRow(*member))
+    return pools, rows
 
 
 def pool_records(
-    org, pool_ids, base: dict[int, types.Candidate], pools, rows: list[PoolMember] | None = None
+    org, pool_ids, base: dict[int, types.Candidate], pools, rows: list[MemberRow] | None = None
 ) -> dict[int, types.Pool]:
-    """Engine pools: each member's base candidate with this pool's weight, territory and ledger."""
+    """Engine pools: each member's base candidate with this pool's weight, territory and ledger.
+
+    `pools` are RoutingPools or PoolInfos; `rows` are `pool_members(org, pool_ids)` when read already.
+    """
     members = defaultdict(list)
     for pm in pool_members(org, pool_ids) if rows is None else rows:
         candidate = base.get(pm.membership_id)
@@ -223,8 +350,4 @@ def pool_records(
 
 
 def pool_member_ids(org, pool_ids) -> set[int]:
-    return set(
-        PoolMember.objects.for_org(org)
-        .filter(pool_id__in=pool_ids, is_active=True)
-        .values_list("membership_id", flat=True)
-    )
+    return {row.membership_id for row in pool_members(org, pool_ids)}

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -64,7 +64,7 @@ def routing_deferred():
 
 def routing_request(*, org, lead: Lead, trigger: str, exclude=()) -> RoutingRequest | None:
     """Ask for `lead` to be routed once the current transaction commits."""
-    if policies.published_version(org) is None:
+    if policies.published_policy(org) is None:
         return None
     request = RoutingRequest.objects.create(
         organization=org, lead=lead, trigger=trigger, exclude=list(exclude)
@@ -128,32 +128,34 @@ def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
     )
     if lead.merged_into_id or lead.stage.kind == DETOUR or lead.stage.key == "customer":
         return None  # merged away, or no longer a lead to work (a request made before it left)
-    if Assignment.objects.filter(lead=lead, status__in=Assignment.LIVE).exists():
+    history = facts.lead_history(org, lead.pk)
+    if any(status in Assignment.LIVE for _, status in history):
         return None  # someone already has it: nothing to decide
-    version = policies.published_version(org)
-    if version is None:
+    policy = policies.published_policy(org)
+    if policy is None:
         return None
-    rules = policies.rules_for_engine(version.rules)
-    lead_facts = facts.lead_facts(org, lead, now=now, exclude=request.exclude)
+    rules = policy.rules
+    lead_facts = facts.lead_facts(
+        org, lead, now=now, exclude=request.exclude, history=history[: facts.HISTORY_LIMIT]
+    )
 
     pool_ids = {r.action.pool for r in rules if r.action.pool and engine.rule_matches(r, lead_facts)}
-    if version.fallback_pool_id:
-        pool_ids.add(version.fallback_pool_id)
-    pools = {p.pk: p for p in RoutingPool.objects.for_org(org).filter(pk__in=pool_ids)}
-    pool_rows = facts.pool_members(org, pool_ids)
+    if policy.fallback_pool_id:
+        pool_ids.add(policy.fallback_pool_id)
+    pools, pool_rows = facts.pools_with_members(org, pool_ids)
     people_ids = {row.membership_id for row in pool_rows}
     people_ids |= {r.action.person for r in rules if r.action.person}
     people_ids |= {p for p in (lead_facts.account_owner, lead_facts.previous_owner) if p}
     need_loads = any(p.strategy in (types.LOAD_BALANCED, types.CAPACITY) for p in pools.values())
     base = facts.candidates(org, people_ids, now=now, need_loads=need_loads)
     engine_pools = facts.pool_records(org, pool_ids, base, pools.values(), rows=pool_rows)
-    decision = _decide_under_locks(org, rules, lead_facts, version, pools, base, engine_pools, now=now)
+    decision = _decide_under_locks(org, rules, lead_facts, policy, pools, base, engine_pools, now=now)
 
     record = RoutingDecision.objects.create(
         organization=org,
         lead=lead,
         request=request,
-        policy_version=version,
+        policy_version_id=policy.version_id,
         trigger=request.trigger,
         outcome=decision.outcome,
         rule_index=decision.rule_index,
@@ -171,7 +173,7 @@ def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
     return record
 
 
-def _decide_under_locks(org, rules, lead_facts, version, pools, base, engine_pools, *, now) -> types.Decision:
+def _decide_under_locks(org, rules, lead_facts, policy, pools, base, engine_pools, *, now) -> types.Decision:
     """Decide on an unlocked read, then confirm on a locked, fresh one.
 
     Locks are held until the commit, so they are taken as late and as narrowly
@@ -185,7 +187,7 @@ def _decide_under_locks(org, rules, lead_facts, version, pools, base, engine_poo
     locked_people: set[int] = set()
     for _ in range(4):
         decision = engine.decide(
-            rules, lead_facts, pools=engine_pools, people=base, fallback_pool=version.fallback_pool_id
+            rules, lead_facts, pools=engine_pools, people=base, fallback_pool=policy.fallback_pool_id
         )
         if decision.outcome != types.ASSIGNED:
             return decision
@@ -195,7 +197,7 @@ def _decide_under_locks(org, rules, lead_facts, version, pools, base, engine_poo
             return decision
         members = {person}
         if pool_id is not None and pool_id not in locked_pools:
-            RoutingPool.objects.select_for_update().filter(pk=pool_id).values_list("pk", flat=True).get()
+            _lock_pool(pool_id)
             locked_pools.add(pool_id)
             members |= {c.id for c in engine_pools[pool_id].members}
         _lock_capped_profiles(org, members - locked_people)
@@ -209,15 +211,31 @@ def _decide_under_locks(org, rules, lead_facts, version, pools, base, engine_poo
     raise ServiceError("Routing could not settle on a decision; it will be retried.", code="unsettled")
 
 
+# The two locks a decision takes, in this order (pool, then capped profiles by id), as SQL:
+# they run for most leads, and building their querysets cost more than the round trips.
+
+
+def _lock_pool(pool_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM execution_routingpool WHERE id = %s FOR UPDATE", [pool_id])
+        if cursor.fetchone() is None:
+            raise RoutingPool.DoesNotExist(f"Pool {pool_id} is gone.")
+
+
 def _lock_capped_profiles(org, people_ids) -> None:
-    list(
-        RepProfile.objects.for_org(org)
-        .select_for_update()
-        .filter(membership_id__in=people_ids)
-        .exclude(daily_cap__isnull=True, open_cap__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    if not people_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT id FROM execution_repprofile
+            WHERE organization_id = %(org)s AND membership_id = ANY(%(people)s)
+              AND NOT (daily_cap IS NULL AND open_cap IS NULL)
+            ORDER BY id
+            FOR UPDATE
+            """,
+            {"org": org.pk, "people": sorted(people_ids)},
+        )
 
 
 def _offer(

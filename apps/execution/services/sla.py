@@ -73,10 +73,16 @@ def ladder_for(policy: SlaPolicy) -> list[dict]:
     return sorted(steps, key=lambda s: (s["at_minutes"], s["action"] != Step.BREACH))
 
 
-def policies_for(org, *, lead, team_ids) -> list[SlaPolicy]:
+def policies_for(org, *, lead, pool_id: int | None) -> list[SlaPolicy]:
+    """The active policies that apply to `lead` offered from `pool_id` (None: not from a pool)."""
+    active = list(SlaPolicy.objects.for_org(org).filter(is_active=True).select_related("calendar"))
+    team_ids = set()
+    # The teams of the pool matter only to a policy attached to a team; most have none.
+    if pool_id and any(policy.team_id for policy in active):
+        team_ids = set(Team.objects.for_org(org).filter(pools__pk=pool_id).values_list("pk", flat=True))
     record = None
     chosen = []
-    for policy in SlaPolicy.objects.for_org(org).filter(is_active=True).select_related("calendar"):
+    for policy in active:
         if policy.stage and policy.stage != lead.stage.key:
             continue
         if policy.team_id and policy.team_id not in team_ids:
@@ -94,13 +100,8 @@ def _run_at(schedule, start: datetime, minutes: int) -> str:
 
 
 def timers_start(*, org, assignment: Assignment, lead) -> list[SlaTimer]:
-    team_ids = set()
-    if assignment.pool_id:
-        team_ids = set(
-            Team.objects.for_org(org).filter(pools__pk=assignment.pool_id).values_list("pk", flat=True)
-        )
     timers = []
-    for policy in policies_for(org, lead=lead, team_ids=team_ids):
+    for policy in policies_for(org, lead=lead, pool_id=assignment.pool_id):
         schedule = schedule_for(policy)
         start = assignment.offered_at
         ladder = [

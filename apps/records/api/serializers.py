@@ -14,6 +14,9 @@ class SparseFieldsMixin:
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         wanted = request.query_params.get("fields") if request is not None else None
+        # Whether `fields` was trimmed: a hand-built representation can skip DRF's
+        # per-instance copy of the declared fields when it was not.
+        self.trimmed = bool(wanted)
         if wanted:
             keep = {f.strip() for f in wanted.split(",") if f.strip()}
             for name in list(self.fields):
@@ -73,7 +76,7 @@ class LeadOutput(SparseFieldsMixin, serializers.Serializer):
             created_at=_iso(lead.created_at),
             updated_at=_iso(lead.updated_at),
         )
-        return data if len(self.fields) == len(data) else {name: data[name] for name in self.fields}
+        return {name: data[name] for name in self.fields} if self.trimmed else data
 
 
 def _iso(value):
