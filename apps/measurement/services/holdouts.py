@@ -59,7 +59,8 @@ def _count(value, *, field: str) -> int:
     return number
 
 
-def _values(test: HoldoutTest) -> dict:
+def holdout_values(test: HoldoutTest) -> dict:
+    """A test's fields under the names the services and the form use."""
     return {
         "name": test.name,
         "channel": test.channel,
@@ -145,7 +146,7 @@ def holdout_update(*, org, test: HoldoutTest, **fields) -> HoldoutTest:
     if test.organization_id != org.pk:
         raise ServiceError("No such holdout test in this organisation.", code="not_found")
     locked = HoldoutTest.objects.select_for_update().get(pk=test.pk, organization=org)
-    cleaned = _clean(org, fields, base=_values(locked))
+    cleaned = _clean(org, fields, base=holdout_values(locked))
     for name, value in _model_values(cleaned).items():
         setattr(test, name, value)
     test.save()

@@ -60,23 +60,6 @@ class HoldoutForm(forms.Form):
     )
 
 
-def _initial(test: HoldoutTest) -> dict:
-    return {
-        "name": test.name,
-        "channel": test.channel,
-        "campaign": test.campaign_ref,
-        "hypothesis": test.hypothesis,
-        "period_start": test.period_start,
-        "period_end": test.period_end,
-        "treatment_size": test.treatment_size,
-        "treatment_conversions": test.treatment_conversions,
-        "control_size": test.control_size,
-        "control_conversions": test.control_conversions,
-        "conversion_event": test.conversion_event,
-        "notes": test.notes,
-    }
-
-
 def _back(request):
     return redirect("measurement_holdouts", org_slug=request.org.slug)
 
@@ -145,7 +128,7 @@ def holdout_new(request):
 @org_view(EDIT)
 def holdout_edit(request, pk):
     test = get_for_org(HoldoutTest.objects.all(), org=request.org, pk=pk)
-    form = HoldoutForm(request.POST or None, initial=_initial(test))
+    form = HoldoutForm(request.POST or None, initial=services.holdout_values(test))
     if request.method == "POST":
         if form.is_valid():
             try:
