@@ -22,6 +22,7 @@ from apps.records.api.views import (
     OpportunityViewSet,
     TouchpointViewSet,
 )
+from apps.strategy.api.goals import GoalViewSet
 
 router = SimpleRouter(trailing_slash=True)
 router.register("members", MemberViewSet, basename="api-member")
@@ -39,6 +40,7 @@ router.register("routing", RoutingViewSet, basename="api-routing")
 router.register("spend", SpendViewSet, basename="api-spend")
 router.register("holdout-tests", HoldoutTestViewSet, basename="api-holdout-test")
 router.register("metrics", MetricViewSet, basename="api-metric")
+router.register("goals", GoalViewSet, basename="api-goal")
 
 urlpatterns = [
     # One report, not a collection: a plain route keeps its schema an object rather than a list.

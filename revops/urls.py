@@ -6,12 +6,14 @@ from rest_framework.permissions import AllowAny
 from apps.core import views as core_views
 from apps.execution.views import overview as execution_overview
 from apps.measurement.views import metrics as measurement_metrics
+from apps.strategy.views import goals as strategy_goals
 
 # Pages of one organisation: /o/<org_slug>/... Every view here is wrapped by
 # apps.accounts.access.org_view, which resolves the organisation from the URL.
 org_patterns = [
     path("", core_views.org_home, name="org_home"),
-    path("strategy/", core_views.section("strategy"), name="strategy_index"),
+    path("strategy/", strategy_goals.goals_index, name="strategy_index"),
+    path("strategy/", include("apps.strategy.urls")),
     path("execution/", execution_overview.execution_index, name="execution_index"),
     path("measurement/", measurement_metrics.metrics_index, name="measurement_index"),
     path("measurement/", include("apps.measurement.urls")),

@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "sla.edit": OPERATORS,
     "definitions.edit": OPERATORS,
     "operating_model.approve": OPERATORS,
+    "strategy.edit": OPERATORS,
     "campaigns.edit": frozenset({Role.ADMIN, Role.REVOPS_LEAD, Role.MARKETER}),
     "leads.work": frozenset({Role.ADMIN, Role.REVOPS_LEAD, Role.SALES_MANAGER, Role.SALES_REP}),
     "leads.reassign": frozenset({Role.ADMIN, Role.REVOPS_LEAD, Role.SALES_MANAGER}),

@@ -147,6 +147,10 @@ def test_time_in_stage_from_sketches(funnel):
 def test_opportunity_metrics(funnel):
     assert total(funnel, "opportunities_created") == 3
     assert total(funnel, "pipeline_created") == 90000
+    # Only the won deal (new business, closed Mar 24) books; the lost and open ones do not.
+    assert total(funnel, "new_bookings") == 30000
+    assert total(funnel, "new_logos") == 1
+    assert total(funnel, "new_bookings", **{"from": "2026-03-01", "to": "2026-03-23"}) == 0
     assert total(funnel, "win_rate") == 50  # 1 won of 2 closed
     assert total(funnel, "average_deal_size") == 30000
     assert total(funnel, "sales_cycle_length") == 20  # Mar 4 -> Mar 24

@@ -30,6 +30,7 @@ from apps.quality import services as quality_services
 from apps.records import definitions as record_definitions
 from apps.records import services as record_services
 from apps.records.models import DuplicateCandidate, LifecycleStage
+from apps.strategy.services import goals as goal_services
 from tests import factories
 from tests.conftest import api_client_for
 
@@ -174,6 +175,11 @@ ORG_PAGES = {
     "measurement_attribution_export": None,
     "measurement_attribution_settings": None,
     "measurement_attribution_opportunity": "opportunity",
+    # strategy: goals per fiscal quarter (strategy_index is the goals page)
+    "strategy_goal_new": None,
+    "strategy_goal": "goal",
+    "strategy_goal_edit": "goal",
+    "strategy_goal_delete": "goal",
 }
 
 # Organisation pages whose address names something other than an object: the extra URL arguments.
@@ -230,6 +236,8 @@ API_ROUTES = {
     "api-attribution": None,
     "api-metric-list": None,
     "api-metric-detail": "metric:leads",  # a catalogue key: the caller's own numbers, never the victim's
+    "api-goal-list": None,
+    "api-goal-detail": "goal",
 }
 
 
@@ -361,8 +369,13 @@ def victim(org, owner):
         control_size=100,
         control_conversions=5,
     )
+    goal = goal_services.goal_create(
+        org=org, metric="new_bookings", fiscal_year=2026, quarter=1, owner=member, team=team, target=1000,
+        note="Secret goal",
+    )  # fmt: skip
     attribution_compute.rebuild(org, None)  # the opportunity's credit: "Secret" as its touch's source
     return {
+        "goal": goal,
         "spend_entry": spend_entry,
         "holdout_test": holdout_test,
         "pool": routing_pool,

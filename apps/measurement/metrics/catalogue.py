@@ -142,6 +142,14 @@ def pipeline_created(q):
     return _sum(q, "opportunity", "created_amount")
 
 
+def new_bookings(q):
+    return _sum(q, "opportunity", "won_amount", type="new_business")
+
+
+def new_logos(q):
+    return _new_customers(q)
+
+
 def conversion_period(q):
     from_stage, to_stage = _stage(q, "from_stage", "mql"), _stage(q, "to_stage", "sql")
     reached = _sum(q, "funnel", "first_entries", stage=to_stage)
@@ -374,6 +382,16 @@ METRICS: list[Metric] = [
         "pipeline_created", "Pipeline created", "The amount of the opportunities created in the period.",
         "sum of amount of opportunities created", "currency", "higher", OPPORTUNITY_DIMS, ("opportunities",),
         pipeline_created, group="Funnel volume",
+    ),
+    Metric(
+        "new_bookings", "New bookings", "The amount of the new-business opportunities won in the period, "
+        "by close date.", "sum of amount of new-business opportunities won", "currency", "higher",
+        OPPORTUNITY_DIMS, ("opportunities",), new_bookings, group="Funnel volume",
+    ),
+    Metric(
+        "new_logos", "New logos", "New customers won: the new-business opportunities won in the period, by "
+        "close date.", "count of new-business opportunities won", "count", "higher", OPPORTUNITY_DIMS,
+        ("opportunities",), new_logos, group="Funnel volume",
     ),
     Metric(
         "stage_conversion_period", "Stage conversion (period)", "Of the leads that first entered the "

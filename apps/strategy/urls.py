@@ -1,0 +1,5 @@
+"""Strategy pages, mounted at /o/<org_slug>/strategy/. Each view module owns its patterns."""
+
+from .views import goals
+
+urlpatterns = [*goals.urlpatterns]
