@@ -15,6 +15,7 @@ from apps.accounts.roles import PERMISSIONS, Role, can
 from apps.audit.models import SecurityEvent
 from apps.core.api.viewsets import OrgScopedViewSet
 from apps.core.tasks import HEARTBEAT_KEY, worker_heartbeat
+from apps.strategy.models import Goal
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -203,4 +204,6 @@ def test_seed_demo_is_idempotent(capsys):
     demo = Organization.objects.get(slug="northwind")
     roles = set(Membership.objects.for_org(demo).values_list("role", flat=True))
     assert roles == set(Role.values)
+    # Two quarters of four organisation goals and a team goal, set once.
+    assert Goal.objects.for_org(demo).count() == 9
     assert "revops-demo-2026" in capsys.readouterr().out

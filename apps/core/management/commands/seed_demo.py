@@ -8,6 +8,7 @@ from apps.accounts import demo as accounts_demo
 from apps.execution import demo as execution_demo
 from apps.measurement import demo as measurement_demo
 from apps.records import demo as records_demo
+from apps.strategy import demo as strategy_demo
 
 
 class Command(BaseCommand):
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         else:
             summary = ", ".join(f"{n:,} {name}" for name, n in facts.items())
             self.stdout.write(f"Measurement: {summary} ({time.monotonic() - measured:.1f}s)")
+        goals = strategy_demo.seed_goals(org)  # after the rollup: targets start from last quarter's results
+        self.stdout.write("Goals: already set, left as they are." if goals is None else f"Goals: {goals}")
         self.stdout.write(f"Logins (password for all: {accounts_demo.DEMO_PASSWORD}):")
         for email, _name, role, _team in accounts_demo.PEOPLE:
             self.stdout.write(f"  {role.label:<14} {email}")
