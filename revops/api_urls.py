@@ -23,6 +23,7 @@ from apps.records.api.views import (
     TouchpointViewSet,
 )
 from apps.strategy.api.goals import GoalViewSet
+from apps.strategy.api.waterfall import WaterfallViewSet
 
 router = SimpleRouter(trailing_slash=True)
 router.register("members", MemberViewSet, basename="api-member")
@@ -45,6 +46,7 @@ router.register("goals", GoalViewSet, basename="api-goal")
 urlpatterns = [
     # One report, not a collection: a plain route keeps its schema an object rather than a list.
     path("attribution/", AttributionViewSet.as_view({"get": "report"}), name="api-attribution"),
+    path("waterfall/", WaterfallViewSet.as_view({"get": "report"}), name="api-waterfall"),
     path("organization/", OrganizationView.as_view(), name="api-organization"),
     # Routing seen from a lead; a router cannot register a second viewset under "api-lead".
     path("leads/<pk>/routing/", LeadRoutingViewSet.as_view({"get": "routing"}), name="api-lead-routing"),

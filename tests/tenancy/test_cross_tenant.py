@@ -180,6 +180,8 @@ ORG_PAGES = {
     "strategy_goal": "goal",
     "strategy_goal_edit": "goal",
     "strategy_goal_delete": "goal",
+    "strategy_waterfall": None,
+    "strategy_waterfall_export": None,
 }
 
 # Organisation pages whose address names something other than an object: the extra URL arguments.
@@ -238,6 +240,7 @@ API_ROUTES = {
     "api-metric-detail": "metric:leads",  # a catalogue key: the caller's own numbers, never the victim's
     "api-goal-list": None,
     "api-goal-detail": "goal",
+    "api-waterfall": "report:waterfall",
 }
 
 
@@ -478,6 +481,17 @@ def test_outsider_key_never_reaches_another_orgs_objects(name, victim, other_org
         assert field in response.json()["error"]["fields"]
         assert "Secret" not in response.content.decode()
         return
+    if kind == "report:waterfall":
+        # The victim's organisation-wide goal is never the outsider's default target.
+        goal_services.goal_create(
+            org=victim["org"], metric="new_bookings", fiscal_year=2026, quarter=1,
+            owner=victim["goal"].owner, team=None, target=5000, note="Secret org goal",
+        )  # fmt: skip
+        response = outsider_api.get(reverse(name), {"fiscal_year": 2026, "quarter": 1})
+        assert response.status_code == 400, response.content
+        assert "target" in response.json()["error"]["fields"]
+        assert "Secret" not in response.content.decode()
+        return
     if kind is None:
         response = outsider_api.get(reverse(name))
         assert response.status_code == 200, response.content
@@ -511,5 +525,5 @@ def test_pages_route_names_match_the_url_shapes():
             has_pk = "<int:pk>" in route or "<pk>" in route
             assert has_pk == (ORG_PAGES[name] is not None), f"{name}: {route}"
             assert route.startswith("o/<slug:org_slug>/"), route
-        if API_ROUTES.get(name) and not API_ROUTES[name].startswith(("bulk:", "probe:")):
+        if API_ROUTES.get(name) and not API_ROUTES[name].startswith(("bulk:", "probe:", "report:")):
             assert re.search(r"\(\?P<pk>", route) or "<pk>" in route, route
