@@ -69,7 +69,9 @@ class MetricViewSet(OrgScopedViewSet):
         if pk not in BY_KEY:
             raise NotFound(f"There is no metric {pk!r}; GET /api/v1/metrics/ lists them.")
         try:
-            metric, window, group_by, compare, params = engine.parse(pk, request.query_params)
+            metric, window, group_by, compare, params = engine.parse(
+                pk, request.query_params, today=engine.local_today(self.org)
+            )
         except engine.QueryError as error:
             raise serializers.ValidationError({k: [v] for k, v in error.errors.items()}) from None
         result = engine.evaluate(self.org, metric, window, group_by, compare, params)

@@ -8,6 +8,9 @@ length, and returns plain rows: the same numbers wherever they are shown.
 import datetime
 import math
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
 
 from apps.accounts.models import Membership
 
@@ -47,13 +50,22 @@ def _number(value) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else round(value, 6)
 
 
-def parse(metric_key: str, values) -> tuple[Metric, store.Window, str | None, bool, dict]:
-    """Read a query from request parameters (a QueryDict or dict); raise QueryError naming each bad one."""
+def local_today(org) -> datetime.date:
+    """Today in the organisation's time zone: the days of its facts are its local days."""
+    return timezone.localdate(timezone.now(), ZoneInfo(org.time_zone))
+
+
+def parse(
+    metric_key: str, values, today: datetime.date | None = None
+) -> tuple[Metric, store.Window, str | None, bool, dict]:
+    """Read a query from request parameters (a QueryDict or dict); raise QueryError naming each bad one.
+
+    Without from/to the range is the 90 days ending `today` (pass the organisation's `local_today`)."""
     errors: dict[str, str] = {}
     metric = BY_KEY.get(metric_key)
     if metric is None:
         raise QueryError({"metric": f"{metric_key!r} is not a metric; GET /api/v1/metrics/ lists them."})
-    today = datetime.date.today()
+    today = today or datetime.date.today()
     dates = {}
     for name, default in (("from", today - datetime.timedelta(days=89)), ("to", today)):
         raw = values.get(name)
@@ -101,19 +113,12 @@ def parse(metric_key: str, values) -> tuple[Metric, store.Window, str | None, bo
 
 def evaluate(org, metric: Metric, window: store.Window, group_by=None, compare=False, params=None) -> Result:
     params = params or {}
-    query = Query(org, window, group_by, params)
-    series = metric.compute(query)
-    total_query = Query(org, store.Window(window.start, window.end, None), None, params)
-    total = metric.compute(total_query)
+    series, total = _series_and_total(org, metric, window, group_by, params)
     result = Result(metric, window.start, window.end, window.grain, group_by, params, compare)
     result.total = _number(total.iloc[0]) if len(total) else None
     previous = None
     if compare:
-        before = window.previous()
-        previous = metric.compute(Query(org, before, group_by, params))
-        previous_total = metric.compute(
-            Query(org, store.Window(before.start, before.end, None), None, params)
-        )
+        previous, previous_total = _series_and_total(org, metric, window.previous(), group_by, params)
         result.total_previous = _number(previous_total.iloc[0]) if len(previous_total) else None
     labels = _labels(org, group_by, series)
     periods = window.periods()
@@ -135,6 +140,15 @@ def evaluate(org, metric: Metric, window: store.Window, group_by=None, compare=F
             row["previous"] = _number(previous.get(lookup)) if earlier is not None else None
         result.rows.append(row)
     return result
+
+
+def _series_and_total(org, metric: Metric, window: store.Window, group_by, params):
+    """The metric by period (and group), and over the whole window: one computation when they coincide."""
+    series = metric.compute(Query(org, window, group_by, params))
+    if window.grain is None and group_by is None:
+        return series, series
+    whole = store.Window(window.start, window.end, None)
+    return series, metric.compute(Query(org, whole, None, params))
 
 
 def _group_value(value):

@@ -7,14 +7,12 @@ RevOps leads and admins change the lookback window and the half-life.
 """
 
 import datetime
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils import timezone
 
 from apps.accounts.access import org_view
 from apps.audit.models import SecurityEvent
@@ -25,6 +23,7 @@ from apps.core.errors import ServiceError
 from apps.core.forms import add_service_error
 from apps.core.lookups import get_for_org
 from apps.measurement.attribution import compute
+from apps.measurement.metrics.engine import local_today
 from apps.measurement.services import attribution as services
 from apps.records.models import Opportunity
 
@@ -96,13 +95,9 @@ class SettingsForm(forms.Form):
     )
 
 
-def _today(org) -> datetime.date:
-    return timezone.localdate(timezone.now(), ZoneInfo(org.time_zone))
-
-
 def _filters(request):
     """The validated filters of the address (the defaults when they do not validate) and the form."""
-    form = AttributionFilterForm(request.GET, today=_today(request.org))
+    form = AttributionFilterForm(request.GET, today=local_today(request.org))
     if form.is_valid():
         return form, form.cleaned_data
     start, end = period_bounds("last_90", form.today)
@@ -178,7 +173,7 @@ def attribution(request):
 
 @org_view(EXPORT)
 def attribution_export(request):
-    form = AttributionFilterForm(request.GET, today=_today(request.org))
+    form = AttributionFilterForm(request.GET, today=local_today(request.org))
     if not form.is_valid():
         return HttpResponseBadRequest("These filters are not valid; fix them on the attribution page first.")
     filters = form.cleaned_data

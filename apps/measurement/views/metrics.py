@@ -8,12 +8,10 @@ both call apps.measurement.metrics.engine, as the API does.
 
 import datetime
 from itertools import groupby
-from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import path
-from django.utils import timezone
 
 from apps.accounts.access import org_view
 from apps.core.charts import bar_chart, line_chart
@@ -62,7 +60,7 @@ def _query_values(request, org) -> dict:
     values = request.GET.dict()
     preset = values.get("preset") or ("" if values.get("from") or values.get("to") else "last_90")
     if preset in PRESETS:
-        today = timezone.localdate(timezone.now(), ZoneInfo(org.time_zone))
+        today = engine.local_today(org)
         start, end = preset_range(preset, today)
         values.update({"from": start.isoformat(), "to": end.isoformat(), "preset": preset})
     return values
@@ -91,7 +89,9 @@ def _evaluate(request, key: str):
         raise Http404("No such metric.")
     values = _query_values(request, request.org)
     try:
-        metric, window, group_by, compare, params = engine.parse(key, values)
+        metric, window, group_by, compare, params = engine.parse(
+            key, values, today=engine.local_today(request.org)
+        )
     except engine.QueryError as error:
         return values, None, error.errors
     return values, engine.evaluate(request.org, metric, window, group_by, compare, params), {}
