@@ -262,30 +262,43 @@ def has_attribution(org, model: str) -> bool:
 def subscriptions(org, window: Window) -> pd.DataFrame:
     """Per period: ARR and accounts active at its start and end, and what churned within it.
 
-    Reads the Customer rows directly: one row per subscription, far fewer than events."""
+    Reads the Customer rows directly (one row per subscription, far fewer than
+    events), every period in one statement. A subscription is active at the
+    start of a period when it started before it and had not churned before it;
+    at the end when it started by then and churns after it. An account churned
+    when a subscription active at the start churned within the period and
+    none of its subscriptions is active at the end."""
     from apps.records.models import Customer
 
-    rows = []
     periods = window.periods()
-    for index, start in enumerate(periods):
-        end = (periods[index + 1] - datetime.timedelta(days=1)) if index + 1 < len(periods) else window.end
-        base = Customer.objects.for_org(org)
-        active_at_start = base.filter(start_date__lt=start).exclude(churn_date__lt=start)
-        churned = active_at_start.filter(churn_date__lte=end)
-        active_at_end = base.filter(start_date__lte=end).exclude(churn_date__lte=end)
-        rows.append(
-            {
-                "period": start,
-                "days": (end - start).days + 1,
-                "start_arr": float(active_at_start.aggregate(v=Sum("arr"))["v"] or 0),
-                "start_accounts": active_at_start.values("account").distinct().count(),
-                "churned_arr": float(churned.aggregate(v=Sum("arr"))["v"] or 0),
-                "churned_accounts": churned.values("account")
-                .distinct()
-                .exclude(account__in=active_at_end.values("account"))
-                .count(),
-                "end_arr": float(active_at_end.aggregate(v=Sum("arr"))["v"] or 0),
-                "end_accounts": active_at_end.values("account").distinct().count(),
-            }
+    ends = [later - datetime.timedelta(days=1) for later in periods[1:]] + [window.end]
+    sql = f"""
+        WITH p AS (SELECT * FROM unnest(%(starts)s::date[], %(ends)s::date[]) AS p(start, finish)),
+        flags AS (
+            SELECT p.start, p.finish, c.account_id, c.arr,
+                   c.start_date < p.start AND (c.churn_date IS NULL OR c.churn_date >= p.start) AS at_start,
+                   c.start_date < p.start AND c.churn_date >= p.start AND c.churn_date <= p.finish AS churned,
+                   c.start_date <= p.finish AND (c.churn_date IS NULL OR c.churn_date > p.finish) AS at_end
+            FROM p JOIN {Customer._meta.db_table} c ON c.organization_id = %(org)s
+        ),
+        accounts AS (
+            SELECT start, account_id, bool_or(churned) AND NOT bool_or(at_end) AS lost
+            FROM flags GROUP BY start, account_id
         )
-    return pd.DataFrame(rows).set_index("period")
+        SELECT p.start, p.finish - p.start + 1,
+               coalesce(sum(f.arr) FILTER (WHERE f.at_start), 0),
+               count(DISTINCT f.account_id) FILTER (WHERE f.at_start),
+               coalesce(sum(f.arr) FILTER (WHERE f.churned), 0),
+               (SELECT count(*) FROM accounts a WHERE a.start = p.start AND a.lost),
+               coalesce(sum(f.arr) FILTER (WHERE f.at_end), 0),
+               count(DISTINCT f.account_id) FILTER (WHERE f.at_end)
+        FROM p LEFT JOIN flags f ON f.start = p.start
+        GROUP BY p.start, p.finish
+        ORDER BY p.start
+    """  # noqa: S608 (only the model's table name is interpolated)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"org": org.pk, "starts": periods, "ends": ends})
+        rows = cursor.fetchall()
+    columns = ["period", "days", "start_arr", "start_accounts", "churned_arr", "churned_accounts"]
+    frame = pd.DataFrame(rows, columns=[*columns, "end_arr", "end_accounts"]).set_index("period")
+    return frame.astype(float)
