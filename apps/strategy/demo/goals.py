@@ -8,9 +8,9 @@ from django.utils import timezone
 from apps.accounts.models import Membership, Team
 from apps.measurement.metrics import engine
 
-from .fiscal import fiscal_quarter_of, fiscal_quarter_range, shift_quarter
-from .models import Goal
-from .services import goals as services
+from ..fiscal import fiscal_quarter_of, fiscal_quarter_range, shift_quarter
+from ..models import Goal
+from ..services import goals as services
 
 # metric, owner's e-mail, how far above the previous quarter's actual the target is set
 GOALS = [
