@@ -1,5 +1,39 @@
-"""Execution: routing, the rep inbox, SLA timers and notifications."""
+"""Execution: routing, the rep inbox, SLA timers and notifications, campaigns and their UTM conventions."""
 
+from .campaigns import (
+    Campaign,
+    CampaignStatus,
+    CampaignTransition,
+    CampaignType,
+    QaCheck,
+    QaCheckKind,
+    QaResult,
+    UtmTaxonomy,
+)
+from .handoffs import (
+    Experiment,
+    ExperimentAssignment,
+    ExperimentStatus,
+    Handoff,
+    HandoffKind,
+    HandoffStatus,
+    Playbook,
+)
+from .journeys import (
+    EmailTemplate,
+    Enrollment,
+    EnrollmentStatus,
+    Journey,
+    JourneyMotion,
+    JourneyStatus,
+    JourneyStepRun,
+    JourneyVersion,
+    OutboundEmail,
+    ReentryPolicy,
+    StepRunStatus,
+    Suppression,
+    Task,
+)
 from .people import BusinessCalendar, OutOfOffice, RepProfile
 from .routing import (
     Assignment,
@@ -16,9 +50,33 @@ from .sla import Notification, SlaEvent, SlaPolicy, SlaTimer
 __all__ = [
     "Assignment",
     "BusinessCalendar",
+    "Campaign",
+    "CampaignStatus",
+    "CampaignTransition",
+    "CampaignType",
+    "EmailTemplate",
+    "Enrollment",
+    "EnrollmentStatus",
+    "Experiment",
+    "ExperimentAssignment",
+    "ExperimentStatus",
+    "Handoff",
+    "HandoffKind",
+    "HandoffStatus",
+    "Journey",
+    "JourneyMotion",
+    "JourneyStatus",
+    "JourneyStepRun",
+    "JourneyVersion",
     "Notification",
     "OutOfOffice",
+    "OutboundEmail",
+    "Playbook",
     "PoolMember",
+    "QaCheck",
+    "QaCheckKind",
+    "QaResult",
+    "ReentryPolicy",
     "RejectReason",
     "RepProfile",
     "RoutingDecision",
@@ -29,4 +87,8 @@ __all__ = [
     "SlaEvent",
     "SlaPolicy",
     "SlaTimer",
+    "StepRunStatus",
+    "Suppression",
+    "Task",
+    "UtmTaxonomy",
 ]
