@@ -450,7 +450,7 @@ def step_rollup(slug: str, kind: str) -> dict:
 
         setattr(module, name, wrapper)
 
-    timed(rollup, "dirty_days", "dirty days")
+    timed(rollup, "dirty_days_by_table", "dirty days")
     for name in [name for name in vars(facts) if name.startswith("build_")]:
         timed(facts, name, name.removeprefix("build_").replace("_", " "))
     if hasattr(rollup, "attribution"):

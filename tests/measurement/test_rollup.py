@@ -451,6 +451,41 @@ def test_dirty_days_follow_what_was_written_since(org, world):
     assert (state.days_done, state.days_total, state.error) == (6, 6, "")
 
 
+def test_each_fact_table_has_its_own_dirty_days(org, world):
+    rollup.rollup(org)
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+
+    # Events written as an import does, without stamping their leads: D enters sql on the 8th (after
+    # its last event), and B gets a late "customer" on the 3rd at 11:00, between its sal (3rd) and its
+    # opportunity (5th).
+    Lead = type(world.d)
+    stamps = dict(Lead.objects.filter(pk__in=[world.b.pk, world.d.pk]).values_list("pk", "updated_at"))
+    move(org, world.d, "sql", utc(8, 9))
+    move(org, world.b, "customer", utc(3, 11))
+    for pk, stamp in stamps.items():
+        Lead.objects.filter(pk=pk).update(updated_at=stamp)
+    records.touchpoint_create(org=org, lead=world.a, channel=PS, utm_campaign="spring", occurred_at=utc(9, 9))
+
+    by_table = rollup.dirty_days_by_table(org, mark)
+    # Funnel rows change from each new event on: D's 8th; B's 3rd and its opportunity on the 5th, whose
+    # previous stage is now customer. D's 2nd, 3rd and 6th and B's 2nd are as they were.
+    assert by_table["funnel"] == [march(3), march(5), march(8)]
+    # Cohorts lie on first-entry days: D's (2nd creation, 3rd mql, 6th sal, 8th sql) and B's (2nd
+    # creation and mql, 3rd sal and customer, 5th opportunity).
+    assert by_table["cohorts"] == [march(d) for d in (2, 3, 5, 6, 8)]
+    assert by_table["touches"] == [march(9)]
+    assert by_table["responses"] == [march(2)]  # B's assignments (offered on the 2nd) follow its stage
+    assert by_table["attribution"] == []
+    assert rollup.dirty_days(org, mark) == [march(d) for d in (2, 3, 5, 6, 8, 9)]
+
+    result = rollup.rollup(org)
+    assert (result.full, result.days) == (False, 6)
+    incremental = facts_of(org)
+    rollup.rollup(org, full=True)
+    assert facts_of(org) == incremental
+
+
 # --- Local days and DST --------------------------------------------------------------------------
 
 

@@ -1,22 +1,33 @@
 """Rolling an organisation's raw events up into daily facts.
 
 A run finds the days whose facts may have changed since the last one (the
-watermark), recomputes exactly those days, and moves the watermark:
+watermark), recomputes exactly those days, and moves the watermark. Each fact
+table has its own dirty days, because each depends on different rows:
 
-- stage events written since the watermark, and leads edited since (their
-  channel, campaign or owner are dimensions), make every day on which such a
-  lead has an event dirty: a late event can change a lead's first entry into
-  a stage, which is keyed by an older day; an edited lead's assignment days
-  too;
-- touchpoints written and assignments or SLA timers changed since make their
-  own days dirty;
-- explicit DirtyDay rows (a stage redefinition, a merge) are dirty whatever
-  the watermark says.
+- funnel (and its by-channel copy): a day's rows depend on that day's events
+  and, through the previous stage and the count of earlier entries, on the
+  lead's earlier events. A stage event written since the watermark therefore
+  changes the funnel rows of its lead's events at or after its own instant
+  only; an edited lead (its channel, campaign, owner and completeness are
+  dimensions; a stage change through the services stamps the lead too)
+  changes every day of its events;
+- cohorts (and the by-channel copy): keyed by the day a lead was created or
+  first entered a stage. A touched or edited lead's cohort rows lie on its
+  first-entry days (per stage, its creation included); a new event can also
+  replace a later first entry, so the days of its lead's events from the new
+  event's instant on are dirty too;
+- responses: the offer days of assignments (or SLA timers) changed since, and
+  of an edited lead's assignments;
+- touches: the days of the touchpoints written since;
+- explicit DirtyDay rows (a stage redefinition, a merge) are dirty for every
+  table whatever the watermark says.
 
-Opportunities are few, so their facts are rebuilt whole on every run. The
-watermark looks back an hour past the last run: a row written by a transaction
-that committed late is still seen, and recomputing a day twice is harmless
-because every build replaces the day's rows.
+Opportunities are few, so their facts are rebuilt whole on every run;
+attribution rebuilds the created days of the opportunities whose credit may
+have moved (see attribution.compute.days_to_rebuild). The watermark looks back
+an hour past the last run: a row written by a transaction that committed late
+is still seen, and recomputing a day twice is harmless because every build
+replaces the day's rows (rows that came out the same are left as stored).
 
 One run per organisation at a time: a PostgreSQL advisory lock, released by
 the server if the worker dies, guards it.
@@ -62,37 +73,80 @@ def _unlock(org) -> None:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, org.pk])
 
 
-def dirty_days(org, since: datetime.datetime) -> list[datetime.date]:
-    """Local days whose facts may differ from what was rolled up before `since`."""
-    sql = """
-    WITH edited_leads AS (
-        SELECT id FROM records_lead WHERE organization_id = %(org)s AND updated_at >= %(since)s
-    ),
-    touched_leads AS (
-        SELECT lead_id FROM records_stageevent WHERE organization_id = %(org)s AND created_at >= %(since)s
-        UNION
-        SELECT id FROM edited_leads
-    )
-    SELECT (e.at AT TIME ZONE %(tz)s)::date FROM records_stageevent e
-    WHERE e.organization_id = %(org)s AND e.lead_id IN (SELECT lead_id FROM touched_leads)
-    UNION
-    SELECT (occurred_at AT TIME ZONE %(tz)s)::date FROM records_touchpoint
-    WHERE organization_id = %(org)s AND created_at >= %(since)s
-    UNION
-    SELECT (offered_at AT TIME ZONE %(tz)s)::date FROM execution_assignment
-    WHERE organization_id = %(org)s
-      -- The lead's channel, campaign and capture time are read by its assignments' facts too.
-      AND (updated_at >= %(since)s OR lead_id IN (SELECT id FROM edited_leads))
-    UNION
-    SELECT (a.offered_at AT TIME ZONE %(tz)s)::date
-    FROM execution_slatimer t JOIN execution_assignment a ON a.id = t.assignment_id
-    WHERE t.organization_id = %(org)s AND t.updated_at >= %(since)s
-    UNION
-    SELECT day FROM measurement_dirtyday WHERE organization_id = %(org)s
-    """
+# The fact builders of each table with its own dirty days, in order (a by-channel copy reads the facts
+# built before it). Names, not functions: looked up on `facts` when called.
+BUILDERS = {
+    "funnel": (("funnel", "build_funnel"), ("funnel by channel", "build_funnel_channels")),
+    "cohorts": (("cohorts", "build_cohorts"), ("cohorts by channel", "build_cohort_channels")),
+    "responses": (("responses", "build_responses"),),
+    "touches": (("touches", "build_touches"),),
+}
+EVERY_TABLE = "*"  # the key of explicit marks in dirty_days_by_table's query
+
+DIRTY_SQL = """
+WITH edited_leads AS (
+    SELECT id FROM records_lead WHERE organization_id = %(org)s AND updated_at >= %(since)s
+),
+changed AS (
+    -- Per touched lead: its earliest event written since (NULL if none), and whether the lead itself was
+    -- edited (its dimensions are on every funnel row it has, and on every cohort row: its first entries).
+    SELECT lead_id, min(at) AS from_at, bool_or(edited) AS edited
+    FROM (
+        SELECT lead_id, at, FALSE AS edited FROM records_stageevent
+        WHERE organization_id = %(org)s AND created_at >= %(since)s
+        UNION ALL
+        SELECT id, NULL, TRUE FROM edited_leads
+    ) c
+    GROUP BY lead_id
+),
+events AS (
+    SELECT e.lead_id, e.to_stage, e.at, c.edited, coalesce(e.at >= c.from_at, FALSE) AS later
+    FROM records_stageevent e JOIN changed c ON c.lead_id = e.lead_id
+    WHERE e.organization_id = %(org)s
+)
+SELECT 'funnel', (at AT TIME ZONE %(tz)s)::date FROM events WHERE later OR edited
+UNION
+SELECT 'cohorts', (at AT TIME ZONE %(tz)s)::date FROM events WHERE later
+UNION
+SELECT 'cohorts', (min(at) AT TIME ZONE %(tz)s)::date FROM events GROUP BY lead_id, to_stage
+UNION
+SELECT 'touches', (occurred_at AT TIME ZONE %(tz)s)::date FROM records_touchpoint
+WHERE organization_id = %(org)s AND created_at >= %(since)s
+UNION
+SELECT 'responses', (offered_at AT TIME ZONE %(tz)s)::date FROM execution_assignment
+WHERE organization_id = %(org)s
+  -- The lead's channel, campaign and capture time are read by its assignments' facts too.
+  AND (updated_at >= %(since)s OR lead_id IN (SELECT id FROM edited_leads))
+UNION
+SELECT 'responses', (a.offered_at AT TIME ZONE %(tz)s)::date
+FROM execution_slatimer t JOIN execution_assignment a ON a.id = t.assignment_id
+WHERE t.organization_id = %(org)s AND t.updated_at >= %(since)s
+UNION
+-- An edited lead's capture time is a milestone of the attribution of its opportunities.
+SELECT 'attribution', o.created_date FROM records_opportunity o
+WHERE o.organization_id = %(org)s AND o.primary_contact_id IN (SELECT id FROM edited_leads)
+UNION
+SELECT '*', day FROM measurement_dirtyday WHERE organization_id = %(org)s
+"""
+
+
+def dirty_days_by_table(org, since: datetime.datetime) -> dict[str, list[datetime.date]]:
+    """Per fact table (a key of BUILDERS, and "attribution"), the local days whose facts may differ from
+    what was rolled up before `since`."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"org": org.pk, "tz": org.time_zone, "since": since})
-        return sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(DIRTY_SQL, {"org": org.pk, "tz": org.time_zone, "since": since})
+        found = cursor.fetchall()
+    marked = {day for table, day in found if table == EVERY_TABLE}
+    by_table = {table: set(marked) for table in (*BUILDERS, "attribution")}
+    for table, day in found:
+        if table != EVERY_TABLE:
+            by_table[table].add(day)
+    return {table: sorted(days) for table, days in by_table.items()}
+
+
+def dirty_days(org, since: datetime.datetime) -> list[datetime.date]:
+    """Local days on which some fact may differ from what was rolled up before `since`."""
+    return sorted(set().union(*dirty_days_by_table(org, since).values()))
 
 
 def mark_dirty(org, days, reason: str = "") -> None:
@@ -103,15 +157,15 @@ def mark_dirty(org, days, reason: str = "") -> None:
     )
 
 
-def _build_days(org, days: list[datetime.date] | None) -> dict[str, int]:
-    return {
-        "funnel": facts.build_funnel(org, days),
-        "funnel by channel": facts.build_funnel_channels(org, days),
-        "cohorts": facts.build_cohorts(org, days),
-        "cohorts by channel": facts.build_cohort_channels(org, days),
-        "responses": facts.build_responses(org, days),
-        "touches": facts.build_touches(org, days),
-    }
+def _build_days(org, by_table: dict[str, list[datetime.date]], batch: list[datetime.date]) -> dict[str, int]:
+    """Rebuild each table's dirty days that fall in `batch`; a table with none there is left alone."""
+    rows = {}
+    in_batch = set(batch)
+    for table, builders in BUILDERS.items():
+        days = [day for day in by_table[table] if day in in_batch]
+        for name, builder in builders:
+            rows[name] = getattr(facts, builder)(org, days) if days else 0
+    return rows
 
 
 def rollup(
@@ -175,18 +229,21 @@ def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupR
             _progress(state, progress, done, len(steps))
         return RollupResult(days=0, full=True, seconds=0.0, rows=rows)
 
+    since_watermark = state.watermark - OVERLAP
     if since is not None:
         today = timezone.localdate(timezone.now(), ZoneInfo(org.time_zone))
         days = [since + datetime.timedelta(days=n) for n in range((today - since).days + 1)]
+        by_table = {table: days for table in (*BUILDERS, "attribution")}
     else:
-        days = dirty_days(org, state.watermark - OVERLAP)
+        by_table = dirty_days_by_table(org, since_watermark)
+        days = sorted(set().union(*by_table.values()))
     rows: dict[str, int] = {}
     batches = [days[i : i + BATCH_DAYS] for i in range(0, len(days), BATCH_DAYS)]
     _progress(state, progress, 0, len(days))
     done = 0
     for batch in batches:
         with transaction.atomic():
-            for name, count in _build_days(org, batch).items():
+            for name, count in _build_days(org, by_table, batch).items():
                 rows[name] = rows.get(name, 0) + count
         done += len(batch)
         _progress(state, progress, done, len(days))
@@ -194,10 +251,9 @@ def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupR
         rows["opportunities"] = facts.build_opportunities(org)
     # Attribution is keyed by the opportunity's created day, not by the day of what changed: rebuild the
     # created days of the opportunities whose paths, amounts or dates may have moved.
-    since_watermark = state.watermark - OVERLAP
     with transaction.atomic():
         rows["attribution"] = attribution.rebuild(
-            org, attribution.days_to_rebuild(org, since=since_watermark, dirty=days)
+            org, attribution.days_to_rebuild(org, since=since_watermark, dirty=by_table["attribution"])
         )
     return RollupResult(days=len(days), full=False, seconds=0.0, rows=rows)
 
