@@ -83,6 +83,11 @@ def today(monkeypatch):
 
 @pytest.fixture
 def funnel(org):
+    return build_funnel(org)
+
+
+def build_funnel(org):
+    """The worked funnel of the module docstring, rolled up."""
     org.time_zone = "UTC"
     org.save(update_fields=["time_zone"])
     assert org.fiscal_year_start_month == 1

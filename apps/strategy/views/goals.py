@@ -21,6 +21,7 @@ from apps.measurement.metrics.catalogue import BY_KEY
 from apps.strategy.fiscal import fiscal_quarter_of, fiscal_quarter_range, shift_quarter
 from apps.strategy.models import Goal, GoalMetric
 from apps.strategy.services import goals as services
+from apps.strategy.services import reviews as review_services
 
 EDIT = "strategy.edit"
 
@@ -106,6 +107,8 @@ def goals_index(request):
             "current_url": reverse("strategy_index", args=[org.slug]),
             "can_edit": request.membership.can(EDIT),
             "new_url": f"{reverse('strategy_goal_new', args=[org.slug])}?year={year}&quarter={quarter}",
+            "review_due": review_services.is_due(org, today),
+            "review_days_since": review_services.days_since_last(org, today),
         },
     )
 

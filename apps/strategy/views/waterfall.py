@@ -50,6 +50,8 @@ def waterfall_page(request):
             "chart": _chart(result),
             "stage_choices": result.stages[:-1],
             "query": request.GET.urlencode(),
+            "params": sorted((k, v) for k, v in request.GET.items() if v.strip()),
+            "can_edit": request.membership.can("strategy.edit"),
         },
     )
 

@@ -1,0 +1,257 @@
+"""The quarterly strategy review: a snapshot of the strategy's numbers, notes and decisions.
+
+Holding a review freezes what the leadership looked at: each goal against its
+actual, the quarter's primary plan, the channel plan against actual spend and
+results, and the KPI tree's statuses. The snapshot is JSON written once;
+notes and decisions are added around it afterwards. A review is due 90 days
+after the last one (or at once when there has never been one): the strategy
+pages say so, and a daily task reminds the organisation's admins and RevOps
+leads once per due period.
+"""
+
+import datetime
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts.models import Membership
+from apps.accounts.roles import OPERATORS
+from apps.core.errors import ServiceError
+from apps.execution.models import Notification
+from apps.execution.services.notifications import notify
+from apps.records.normalize import normalize_text
+from apps.strategy.fiscal import fiscal_quarter_of, fiscal_quarter_range
+from apps.strategy.models import StrategyDecision, StrategyReview
+from apps.strategy.services import budget as budget_services
+from apps.strategy.services import goals as goal_services
+from apps.strategy.services import plans as plan_services
+from apps.strategy.services.kpi.tree import kpi_tree
+
+DUE_AFTER_DAYS = 90
+REMINDER_KIND = "strategy.review_due"
+
+
+# --- When one is due --------------------------------------------------------------------------------
+
+
+def last_review(org) -> StrategyReview | None:
+    return StrategyReview.objects.for_org(org).order_by("-held_on", "-id").first()
+
+
+def days_since_last(org, today: datetime.date) -> int | None:
+    """Days since the last review was held; None when none ever was."""
+    last = last_review(org)
+    return None if last is None else (today - last.held_on).days
+
+
+def is_due(org, today: datetime.date) -> bool:
+    days = days_since_last(org, today)
+    return days is None or days >= DUE_AFTER_DAYS
+
+
+def remind_if_due(org, today: datetime.date) -> int:
+    """Notify the admins and RevOps leads that a review is due, once per due period; returns how many."""
+    if not is_due(org, today):
+        return 0
+    last = last_review(org)
+    reminded = Notification.objects.filter(organization=org, kind=REMINDER_KIND)
+    if last is not None:  # reminders of this due period only: from the day it fell due
+        due_from = last.held_on + datetime.timedelta(days=DUE_AFTER_DAYS)
+        reminded = reminded.filter(
+            created_at__gte=timezone.make_aware(datetime.datetime.combine(due_from, datetime.time()))
+        )
+    if reminded.exists():
+        return 0
+    days = days_since_last(org, today)
+    body = (
+        "No strategy review has been held yet."
+        if days is None
+        else f"The last strategy review was {days} days ago."
+    )
+    url = reverse("strategy_reviews", args=[org.slug])
+    operators = Membership.objects.for_org(org).filter(is_active=True, role__in=OPERATORS)
+    for membership in operators:
+        notify(
+            org=org,
+            recipient_id=membership.pk,
+            kind=REMINDER_KIND,
+            title="A quarterly strategy review is due",
+            body=f"{body} Review goals, the channel plan and the KPI tree, and record the decisions.",
+            url=url,
+        )
+    return len(operators)
+
+
+# --- The snapshot -----------------------------------------------------------------------------------
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    return float(value) if isinstance(value, Decimal | int | float) else value
+
+
+def goals_section(org, fiscal_year: int, quarter: int, today: datetime.date) -> list[dict]:
+    rows = []
+    for goal in goal_services.goals_for_quarter(org=org, fiscal_year=fiscal_year, quarter=quarter):
+        progress = goal_services.goal_progress(org=org, goal=goal, today=today)
+        rows.append(
+            {
+                "goal": goal.pk,
+                "metric": goal.metric,
+                "label": goal.get_metric_display(),
+                "team": goal.team.name if goal.team_id else "",
+                "owner": goal.owner.user.display_name if goal.owner_id else "",
+                "unit": progress.unit,
+                "target": progress.target,
+                "actual": progress.actual,
+                "percent": progress.percent,
+                "status": progress.status,
+                "status_label": progress.status_label,
+            }
+        )
+    return rows
+
+
+def plan_section(org, fiscal_year: int, quarter: int, today: datetime.date) -> dict | None:
+    plan = plan_services.primary_plan(org=org, fiscal_year=fiscal_year, quarter=quarter)
+    if plan is None:
+        return None
+    result = plan_services.plan_result(org=org, plan=plan, today=today)
+    stages = []
+    if result.ok:
+        names = dict(result.stages)
+        for key, rows in result.rows.items():
+            ended = [row for row in rows if row.actual is not None]
+            stages.append(
+                {
+                    "stage": key,
+                    "name": names[key],
+                    "required": sum(row.required_rounded for row in rows),
+                    "required_to_date": sum(row.required_rounded for row in ended),
+                    "actual_to_date": sum(row.actual for row in ended),
+                }
+            )
+    return {"plan": plan.pk, "name": plan.name, "target": result.target, "stages": stages}
+
+
+def channels_section(org, fiscal_year: int, quarter: int, today: datetime.date) -> list[dict]:
+    report = budget_services.quarter_report(org=org, fiscal_year=fiscal_year, quarter=quarter, today=today)
+    return [
+        {
+            "channel": row.channel,
+            "planned_spend": row.planned_spend,
+            "actual_spend": row.actual_spend,
+            "expected_pipeline": row.expected_pipeline,
+            "actual_pipeline": row.actual_pipeline,
+        }
+        for row in report.rows
+    ]
+
+
+def kpi_section(org, fiscal_year: int, quarter: int, today: datetime.date) -> list[dict]:
+    """Every node's status on the day (the tree's own current period, by each node's grain)."""
+    tree = kpi_tree(org=org, today=today)
+    return [
+        {
+            "node": state.node.pk,
+            "name": state.node.name,
+            "depth": state.depth,
+            "status": state.status,
+            "status_label": state.status_label,
+            "actual": state.actual,
+            "target": state.target,
+            "owner": state.owner_name,
+        }
+        for state in tree.nodes
+    ]
+
+
+# Each section: (key, function(org, fiscal_year, quarter, today) -> JSON-able value).
+SECTIONS: list[tuple[str, Callable]] = [
+    ("goals", goals_section),
+    ("plan", plan_section),
+    ("channels", channels_section),
+    ("kpi", kpi_section),
+]
+
+
+def snapshot(org, fiscal_year: int, quarter: int, today: datetime.date) -> dict:
+    start, end = fiscal_quarter_range(org.fiscal_year_start_month, fiscal_year, quarter)
+    taken = {"taken_on": today.isoformat(), "start": start.isoformat(), "end": end.isoformat()}
+    return {**taken, **{key: section(org, fiscal_year, quarter, today) for key, section in SECTIONS}}
+
+
+# --- Writes -----------------------------------------------------------------------------------------
+
+
+def _member(org, value, field="owner") -> Membership | None:
+    if value in (None, ""):
+        return None
+    pk = value.pk if isinstance(value, Membership) else value
+    found = (
+        Membership.objects.for_org(org).filter(pk=pk, is_active=True).first() if str(pk).isdigit() else None
+    )
+    if found is None:
+        raise ServiceError("No active member of this organisation has this id.", field=field)
+    return found
+
+
+@transaction.atomic
+def review_hold(
+    *, org, today: datetime.date, fiscal_year=None, quarter=None, notes: str = "", created_by=None
+) -> StrategyReview:
+    """Hold a review of a fiscal quarter (the current one by default), freezing its snapshot."""
+    if fiscal_year is None or quarter is None:
+        fiscal_year, quarter = fiscal_quarter_of(org.fiscal_year_start_month, today)
+    if quarter not in (1, 2, 3, 4):
+        raise ServiceError("Give a quarter from 1 to 4.", field="quarter")
+    if not 2000 <= int(fiscal_year) <= 2100:
+        raise ServiceError("Give a fiscal year from 2000 to 2100.", field="fiscal_year")
+    return StrategyReview.objects.create(
+        organization=org,
+        fiscal_year=fiscal_year,
+        quarter=quarter,
+        held_on=today,
+        snapshot=snapshot(org, fiscal_year, quarter, today),
+        notes=(notes or "").strip(),
+        created_by=created_by,
+    )
+
+
+def review_notes(*, org, review: StrategyReview, notes: str) -> StrategyReview:
+    review.notes = (notes or "").strip()
+    review.save(update_fields=["notes", "updated_at"])
+    return review
+
+
+def decision_add(
+    *, org, review: StrategyReview, text, rationale: str = "", owner=None, due=None
+) -> StrategyDecision:
+    text = normalize_text(text)
+    if not text:
+        raise ServiceError("Say what was decided.", field="text")
+    if len(text) > 500:
+        raise ServiceError("At most 500 characters.", field="text")
+    if due not in (None, "") and not isinstance(due, datetime.date):
+        try:
+            due = datetime.date.fromisoformat(str(due))
+        except ValueError:
+            raise ServiceError(f"“{due}” is not a date (YYYY-MM-DD).", field="due") from None
+    return StrategyDecision.objects.create(
+        organization=org,
+        review=review,
+        text=text,
+        rationale=(rationale or "").strip(),
+        owner=_member(org, owner),
+        due=due or None,
+    )
+
+
+def decision_done(*, org, decision: StrategyDecision, done: bool) -> StrategyDecision:
+    decision.done = done
+    decision.save(update_fields=["done", "updated_at"])
+    return decision

@@ -1,0 +1,179 @@
+"""Segments and the ICP: writes, membership upkeep and the comparison with everyone else.
+
+Membership is written by one SQL statement per segment (a full recompute: on
+create and edit, on "recompute now" and nightly) and by one statement per
+record write covering all the organisation's segments of its type
+(`refresh_lead`, `refresh_account`, called by apps.records.services). The
+per-write statement is compiled once and kept in the cache, so a write costs
+nothing at all in SQL when the organisation has no segments; any change to a
+segment drops the cached statement. The statement joins the segments table, so
+a stale cache entry cannot write a membership for a deleted segment.
+"""
+
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.core.errors import ServiceError
+from apps.strategy.models import Segment, SegmentMembership, SegmentObject
+from apps.strategy.segments import fields, sql
+
+CACHE_SECONDS = 600
+EDITABLE = {"key", "name", "description", "object_type", "is_icp", "rules", "threshold", "owner"}
+
+
+def _cache_key(org_id: int) -> str:
+    return f"segments:statements:{org_id}"
+
+
+def forget_statements(org_id: int) -> None:
+    """Drop the cached per-write statements now and again at commit (a reader in between may re-cache)."""
+    cache.delete(_cache_key(org_id))
+    transaction.on_commit(lambda: cache.delete(_cache_key(org_id)))
+
+
+def _statements(org_id: int) -> dict:
+    """{"lead": ..., "lead_by_account": ..., "account": ...}: (sql, params) or None each."""
+    cached = cache.get(_cache_key(org_id))
+    if cached is not None:
+        return cached
+    # A segment without rules (one made only to hang positioning on) has no members to keep.
+    segments = list(Segment.objects.filter(organization_id=org_id).exclude(rules=[]).order_by("id"))
+    leads = [s for s in segments if s.object_type == SegmentObject.LEAD]
+    accounts = [s for s in segments if s.object_type == SegmentObject.ACCOUNT]
+    reads_account = [s for s in leads if "a" in fields.joins_of([s.rules], fields.LEAD)]
+    statements = {
+        "lead": sql.membership_statement(leads, fields.LEAD, sql.RECORD) if leads else None,
+        "lead_by_account": (
+            sql.membership_statement(reads_account, fields.LEAD, sql.ACCOUNT_LEADS) if reads_account else None
+        ),
+        "account": sql.membership_statement(accounts, fields.ACCOUNT, sql.RECORD) if accounts else None,
+    }
+    cache.set(_cache_key(org_id), statements, CACHE_SECONDS)
+    return statements
+
+
+def _run(statement, org_id: int, record: int, now=None) -> tuple[int, int]:
+    text, literals = statement
+    with connection.cursor() as cursor:
+        cursor.execute(text, {**literals, **sql.run_params(org_id, now or timezone.now(), record)})
+        return cursor.fetchone()
+
+
+def refresh_lead(*, org, lead_id: int) -> None:
+    """Bring one lead's memberships of every lead segment up to date: one statement, or none."""
+    statement = _statements(org.pk)["lead"]
+    if statement is not None:
+        _run(statement, org.pk, lead_id)
+
+
+def refresh_account(*, org, account_id: int) -> None:
+    """An account's own memberships, and its leads' where lead segments read account fields."""
+    statements = _statements(org.pk)
+    for name in ("account", "lead_by_account"):
+        if statements[name] is not None:
+            _run(statements[name], org.pk, account_id)
+
+
+def has_segments(org) -> bool:
+    statements = _statements(org.pk)
+    return any(value is not None for value in statements.values())
+
+
+# --- Full recompute -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    members: int
+    written: int
+    removed: int
+
+
+def segment_recompute(*, org, segment: Segment, now=None) -> Recomputed:
+    """Recompute every membership of one segment in one statement; store its size and time."""
+    now = now or timezone.now()
+    statement = sql.membership_statement([segment], segment.object_type, sql.ALL)
+    with transaction.atomic():
+        written, removed = _run(statement, org.pk, None, now)
+        members = SegmentMembership.objects.for_org(org).filter(segment=segment).count()
+        Segment.objects.for_org(org).filter(pk=segment.pk).update(
+            member_count=members, recomputed_at=now, updated_at=now
+        )
+    segment.member_count, segment.recomputed_at = members, now
+    return Recomputed(members=members, written=written, removed=removed)
+
+
+def organization_recompute(*, org, progress=None) -> dict[str, Recomputed]:
+    """Every segment of the organisation, one after the other (the nightly run)."""
+    segments = list(Segment.objects.for_org(org).order_by("id"))
+    results = {}
+    for done, segment in enumerate(segments, start=1):
+        results[segment.key] = segment_recompute(org=org, segment=segment)
+        if progress:
+            progress(done, len(segments))
+    return results
+
+
+# --- Writes ---------------------------------------------------------------------------------------
+
+
+def _clean(org, segment: Segment, values: dict) -> None:
+    unknown = set(values) - EDITABLE
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ServiceError(f"Unknown field {name}.", field=name)
+    for name, value in values.items():
+        setattr(segment, name, value)
+    segment.key = (segment.key or "").strip().lower()
+    segment.name = (segment.name or "").strip()
+    if not segment.key or not all(c.isalnum() or c in "-_" for c in segment.key):
+        raise ServiceError("A key is letters, digits, - and _ only.", field="key")
+    if not segment.name:
+        raise ServiceError("Name the segment.", field="name")
+    if segment.object_type not in SegmentObject.values:
+        raise ServiceError("A segment is of leads or of accounts.", field="object_type")
+    if isinstance(segment.threshold, bool) or not isinstance(segment.threshold, int) or segment.threshold < 1:
+        raise ServiceError("The threshold is a whole number of points, at least 1.", field="threshold")
+    if segment.owner is not None and segment.owner.organization_id != org.pk:
+        raise ServiceError("The owner must be a member of this organisation.", field="owner")
+    segment.rules = fields.clean_rules(org=org, object_type=segment.object_type, rules=segment.rules)
+    taken = Segment.objects.for_org(org).filter(key=segment.key).exclude(pk=segment.pk)
+    if taken.exists():
+        raise ServiceError(f"Another segment has the key {segment.key!r}.", field="key")
+    if segment.is_icp and Segment.objects.for_org(org).filter(is_icp=True).exclude(pk=segment.pk).exists():
+        raise ServiceError("The organisation has an ICP already; unmark it first.", field="is_icp")
+
+
+def _save(org, segment: Segment) -> Segment:
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError:
+        raise ServiceError("Another segment has this key, or the ICP is taken.", field="key") from None
+    forget_statements(org.pk)
+    segment_recompute(org=org, segment=segment)
+    return segment
+
+
+@transaction.atomic
+def segment_create(*, org, **values) -> Segment:
+    segment = Segment(organization=org, rules=values.pop("rules", None))
+    _clean(org, segment, values)
+    return _save(org, segment)
+
+
+@transaction.atomic
+def segment_update(*, org, segment: Segment, **values) -> Segment:
+    if "object_type" in values and values["object_type"] != segment.object_type:
+        SegmentMembership.objects.for_org(org).filter(segment=segment).delete()
+    _clean(org, segment, values)
+    return _save(org, segment)
+
+
+@transaction.atomic
+def segment_delete(*, org, segment: Segment) -> None:
+    segment.delete()
+    forget_statements(org.pk)
