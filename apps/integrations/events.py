@@ -16,6 +16,7 @@ EVENT_TYPES: dict[str, str] = {
     "team.updated": "A team's name, kind, manager or members changed.",
     "member.joined": "A person joined the organisation.",
     "webhook.test": "A test event sent from the webhook settings page.",
+    "journey.webhook": "A journey's webhook step ran for a lead (sent only to the endpoint the step names).",
 }
 
 EVENT_CHOICES = [(key, key) for key in EVENT_TYPES]

@@ -1,0 +1,425 @@
+"""The sweeper: claim due enrolments, check exit goals, run one step each, advance, all in one transaction.
+
+`sweep()` locks up to `batch` due enrolments of active journeys with
+FOR UPDATE SKIP LOCKED (workers never share a row), and, in that same
+transaction, writes each step's JourneyStepRun (unique idempotency key:
+enrolment, version, step, visit), the step's own rows (an OutboundEmail, a
+Task, a Notification, an outbox event for a webhook) and the enrolment's next
+step and time. A worker killed at any point either committed all of that or
+none of it, so a step is done exactly once; e-mails leave later through
+`mail.send_due`, which documents the one case that can repeat.
+
+`visit` counts passes through the steps: a branch that jumps back (to the same
+or an earlier step) starts a new pass, so within one pass every step runs at
+most once and the key stays unique. A step that raises is retried with
+back-off, and the enrolment fails after MAX_ATTEMPTS.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.execution import calendars
+from apps.execution.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Journey,
+    JourneyStatus,
+    JourneyStepRun,
+    JourneyVersion,
+    OutboundEmail,
+    StepRunStatus,
+    Suppression,
+    Task,
+)
+from apps.records.models import Lead, LifecycleStage
+
+from . import goals, mail
+from .steps import END
+
+SWEEP_BATCH = 500
+MAX_ATTEMPTS = 5
+MAX_PASSES = 20
+RETRY_BASE = timedelta(minutes=1)
+
+
+@dataclass
+class Outcome:
+    """What running a step decided: the run's status and detail, and where the enrolment goes next."""
+
+    status: str = StepRunStatus.DONE
+    detail: dict = field(default_factory=dict)
+    jump: str | None = None  # a step id or END; None: the next step in the list
+    resume_at: datetime | None = None  # None: now
+    email: OutboundEmail | None = None
+    task: Task | None = None
+
+
+# What a claimed row carries of its lead: the merge fields and what the exit goals read. Steps that
+# call services (update, branch, notify, webhook) load the whole lead again.
+LEAD_FIELDS = (
+    "organization_id", "email", "first_name", "last_name", "company", "title", "country", "owner_id",
+    "account_id", "stage__key", "stage__order", "stage__kind",
+)  # fmt: skip
+
+
+def claim(*, batch: int, now, org=None) -> list[Enrollment]:
+    """Lock due enrolments of active journeys, of one organisation if given; in the caller's transaction.
+
+    Journeys and versions are loaded once per batch and shared by their rows, which keeps a
+    batch of 500 to a handful of queries and few model instances.
+    """
+    due = Enrollment.objects.filter(
+        status=EnrollmentStatus.ACTIVE, next_run_at__lte=now, journey__status=JourneyStatus.ACTIVE
+    )
+    if org is not None:
+        due = due.filter(organization=org)
+    enrollments = list(
+        due.select_related("lead__stage")
+        .only(*[f.attname for f in Enrollment._meta.concrete_fields], *[f"lead__{f}" for f in LEAD_FIELDS])
+        .order_by("next_run_at")
+        .select_for_update(skip_locked=True, of=("self",))[:batch]
+    )
+    if enrollments:
+        journeys = Journey.objects.select_related("organization").in_bulk({e.journey_id for e in enrollments})
+        versions = JourneyVersion.objects.in_bulk({e.version_id for e in enrollments})
+        for enrollment in enrollments:
+            enrollment.journey = journeys[enrollment.journey_id]
+            enrollment.version = versions[enrollment.version_id]
+    return enrollments
+
+
+def sweep(*, batch: int = SWEEP_BATCH, now=None, org=None) -> int:
+    """Run one step for up to `batch` due enrolments; return how many were claimed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        enrollments = claim(batch=batch, now=now, org=org)
+        if enrollments:
+            run_batch(enrollments, now=now)
+    return len(enrollments)
+
+
+def run_batch(enrollments: list[Enrollment], *, now) -> None:
+    org_ids = {e.organization_id for e in enrollments}
+    stage_orders = {
+        (org_id, key): order
+        for org_id, key, order in LifecycleStage.objects.filter(organization_id__in=org_ids).values_list(
+            "organization_id", "key", "order"
+        )
+    }
+    exits = goals.reasons_to_exit(enrollments, stage_orders=stage_orders)
+    context = _BatchContext(enrollments)
+    runs, emails, tasks, updates = [], [], [], []
+    for enrollment in enrollments:
+        if enrollment.pk in exits:
+            _finish(enrollment, EnrollmentStatus.EXITED, now, reason=exits[enrollment.pk])
+            updates.append(enrollment)
+            continue
+        steps = enrollment.version.steps
+        index = next((i for i, s in enumerate(steps) if s["id"] == enrollment.step_id), None)
+        if index is None:  # at the end (or a step the version does not have)
+            _finish(enrollment, EnrollmentStatus.COMPLETED, now)
+            updates.append(enrollment)
+            continue
+        step = steps[index]
+        outcome = _run_step(enrollment, step, now, context)
+        if outcome is None:  # failed and will be retried; the savepoint undid its writes
+            updates.append(enrollment)
+            continue
+        run = JourneyStepRun(
+            organization_id=enrollment.organization_id,
+            enrollment=enrollment,
+            step_id=step["id"],
+            step_type=step["type"],
+            idempotency_key=idempotency_key(enrollment),
+            status=outcome.status,
+            detail=outcome.detail,
+            ran_at=now,
+        )
+        runs.append(run)
+        if outcome.email:
+            outcome.email.step_run = run
+            emails.append(outcome.email)
+        if outcome.task:
+            outcome.task.step_run = run
+            tasks.append(outcome.task)
+        _advance(enrollment, steps, index, outcome, now)
+        updates.append(enrollment)
+    JourneyStepRun.objects.bulk_create(runs)
+    for row in (*emails, *tasks):
+        row.step_run_id = row.step_run.pk
+    OutboundEmail.objects.bulk_create(emails)
+    Task.objects.bulk_create(tasks)
+    _save_enrollments(updates)
+
+
+def idempotency_key(enrollment: Enrollment) -> str:
+    return f"{enrollment.pk}:{enrollment.version.number}:{enrollment.step_id}:{enrollment.visit}"
+
+
+def _finish(enrollment, status, now, reason=""):
+    enrollment.status = status
+    enrollment.step_id = ""
+    enrollment.next_run_at = None
+    enrollment.finished_at = now
+    enrollment.exit_reason = reason
+
+
+def _advance(enrollment, steps, index, outcome, now):
+    enrollment.attempts = 0
+    enrollment.last_error = ""
+    if outcome.jump == END:
+        _finish(enrollment, EnrollmentStatus.COMPLETED, now)
+        return
+    if outcome.jump:
+        target = next(i for i, s in enumerate(steps) if s["id"] == outcome.jump)
+        if target <= index:
+            enrollment.visit += 1
+            if enrollment.visit > MAX_PASSES:
+                _finish(enrollment, EnrollmentStatus.FAILED, now, reason="Looped too many times")
+                return
+    else:
+        target = index + 1
+    if target >= len(steps):
+        _finish(enrollment, EnrollmentStatus.COMPLETED, now)
+        return
+    enrollment.step_id = steps[target]["id"]
+    enrollment.next_run_at = outcome.resume_at or now
+
+
+def _save_enrollments(enrollments: list[Enrollment]) -> None:
+    """One UPDATE ... FROM (VALUES ...) for the whole batch."""
+    if not enrollments:
+        return
+    rows, params = [], []
+    for e in enrollments:
+        rows.append("(%s, %s, %s, %s::timestamptz, %s::timestamptz, %s, %s, %s, %s)")
+        params += [
+            e.pk, e.status, e.step_id, e.next_run_at, e.finished_at, e.exit_reason[:200], e.visit,
+            e.attempts, e.last_error[:500],
+        ]  # fmt: skip
+    table = Enrollment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS e SET status = v.status, step_id = v.step_id, next_run_at = v.next_run_at,
+                finished_at = v.finished_at, exit_reason = v.exit_reason, visit = v.visit,
+                attempts = v.attempts, last_error = v.last_error, updated_at = now()
+            FROM (VALUES {", ".join(rows)})
+                AS v(id, status, step_id, next_run_at, finished_at, exit_reason, visit, attempts, last_error)
+            WHERE e.id = v.id
+            """,  # noqa: S608 (only the table name and placeholders are interpolated)
+            params,
+        )
+
+
+class _BatchContext:
+    """What several steps of one batch share, loaded once: templates, suppressions, schedules."""
+
+    def __init__(self, enrollments):
+        from apps.accounts.models import Membership
+        from apps.execution.models import EmailTemplate
+
+        template_ids = {
+            s["email"]["template"] for e in enrollments for s in e.version.steps if s["type"] == "email"
+        }
+        self.templates = EmailTemplate.objects.in_bulk(template_ids)
+        emails = {(e.organization_id, e.lead.email) for e in enrollments if e.lead.email}
+        self.suppressed = set()
+        if emails:
+            org_ids = {o for o, _ in emails}
+            self.suppressed = set(
+                Suppression.objects.filter(
+                    organization_id__in=org_ids, email__in=[m for _, m in emails]
+                ).values_list("organization_id", "email")
+            )
+        self.owner_names = {}
+        owners = {e.lead.owner_id for e in enrollments if e.lead.owner_id}
+        if owners and template_ids:
+            self.owner_names = {
+                m.pk: m.user.display_name
+                for m in Membership.objects.filter(pk__in=owners).select_related("user")
+            }
+
+
+def _run_step(enrollment, step, now, context) -> Outcome | None:
+    runner = RUNNERS[step["type"]]
+    if step["type"] in PURE_STEPS:
+        return runner(enrollment, step[step["type"]], now, context)
+    # Services read and write the whole lead: load it, not the claim's few fields.
+    enrollment.lead = Lead.objects.select_related("stage", "owner__user").get(pk=enrollment.lead_id)
+    try:
+        with transaction.atomic():  # a savepoint: a failing step leaves nothing behind
+            return runner(enrollment, step[step["type"]], now, context)
+    except Exception as exc:
+        enrollment.attempts += 1
+        enrollment.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if enrollment.attempts >= MAX_ATTEMPTS:
+            _finish(enrollment, EnrollmentStatus.FAILED, now, reason=f"Step {step['id']} kept failing")
+        else:
+            enrollment.next_run_at = now + RETRY_BASE * 2 ** (enrollment.attempts - 1)
+        return None
+
+
+# --- Steps -------------------------------------------------------------------
+
+
+def _email(enrollment, config, now, context) -> Outcome:
+    lead = enrollment.lead
+    template = context.templates.get(config["template"])
+    if template is None:
+        return Outcome(StepRunStatus.SKIPPED, {"reason": "template deleted"})
+    if not lead.email:
+        return Outcome(StepRunStatus.SKIPPED, {"reason": "no e-mail address"})
+    if (enrollment.organization_id, lead.email) in context.suppressed:
+        return Outcome(StepRunStatus.SKIPPED, {"reason": "suppressed"})
+    owner_name = context.owner_names.get(lead.owner_id, "")
+    subject, body, sender = mail.compose(template=template, lead=lead, owner_name=owner_name)
+    email = OutboundEmail(
+        organization_id=enrollment.organization_id,
+        lead=lead,
+        to=lead.email,
+        subject=subject,
+        body=body,
+        from_email=sender,
+    )
+    return Outcome(detail={"template": template.pk, "subject": subject}, email=email)
+
+
+def _wait(enrollment, config, now, context) -> Outcome:
+    if config.get("until"):
+        resume = datetime.combine(date.fromisoformat(config["until"]), time(9), tzinfo=UTC)
+        resume = max(resume, now)
+    elif config.get("business_hours"):
+        resume = calendars.next_open(_schedule(enrollment, config["business_hours"]), now)
+    else:
+        resume = now + timedelta(
+            days=config.get("days", 0), hours=config.get("hours", 0), minutes=config.get("minutes", 0)
+        )
+    return Outcome(detail={"until": resume.isoformat()}, resume_at=resume)
+
+
+def _schedule(enrollment, whose: str) -> calendars.Schedule:
+    """The owner's working hours (their routing profile) or the organisation's default week."""
+    org = enrollment.journey.organization
+    owner = enrollment.lead.owner
+    if whose == "owner" and owner is not None:
+        profile = getattr(owner, "rep_profile", None)
+        if profile is not None:
+            zone = profile.time_zone or owner.user.time_zone or org.time_zone
+            return calendars.schedule_from(time_zone=zone, hours_json=profile.hours)
+        return calendars.schedule_from(time_zone=owner.user.time_zone or org.time_zone, hours_json=None)
+    return calendars.schedule_from(time_zone=org.time_zone, hours_json=None)
+
+
+def _branch(enrollment, config, now, context) -> Outcome:
+    from apps.records import conditions, quality
+
+    lead = enrollment.lead
+    holds = True
+    if config.get("conditions"):
+        holds = conditions.matches(config["conditions"], quality.as_record(lead))
+    if holds and config.get("segment"):
+        holds = _in_segment(lead, config["segment"])
+    target = config["then"] if holds else config["else"]
+    return Outcome(detail={"matched": holds, "to": target or "next"}, jump=target or None)
+
+
+def _in_segment(lead, key: str) -> bool:
+    from apps.strategy.models import SegmentMembership
+
+    return SegmentMembership.objects.filter(
+        organization_id=lead.organization_id, lead=lead, segment__key=key
+    ).exists()
+
+
+def _update(enrollment, config, now, context) -> Outcome:
+    from apps.records import services as records
+    from apps.records.models import Origin
+
+    org, lead = enrollment.journey.organization, enrollment.lead
+    reason = f"Journey: {enrollment.journey.name}"
+    if config["field"] == "stage":
+        if lead.stage.key == config["value"]:
+            return Outcome(StepRunStatus.SKIPPED, {"reason": "already at the stage"})
+        records.lead_change_stage(
+            org=org, lead=lead, to=config["value"], origin=Origin.AUTOMATION, reason=reason
+        )
+    else:
+        records.lead_update(
+            org=org, lead=lead, origin=Origin.AUTOMATION, reason=reason, **{config["field"]: config["value"]}
+        )
+    return Outcome(detail={"field": config["field"], "value": config["value"]})
+
+
+def _task(enrollment, config, now, context) -> Outcome:
+    assignee_id = enrollment.lead.owner_id or enrollment.journey.owner_id
+    task = Task(
+        organization_id=enrollment.organization_id,
+        lead=enrollment.lead,
+        assignee_id=assignee_id,
+        title=config["title"],
+        due=(now + timedelta(days=config.get("due_days", 0))).date(),
+    )
+    return Outcome(detail={"title": config["title"], "assignee": assignee_id}, task=task)
+
+
+def _notify(enrollment, config, now, context) -> Outcome:
+    from apps.execution.services.notifications import notify
+
+    journey, lead = enrollment.journey, enrollment.lead
+    recipient = lead.owner_id if config["to"] == "owner" else journey.owner_id
+    recipient = recipient or journey.owner_id or lead.owner_id
+    if recipient is None:
+        return Outcome(StepRunStatus.SKIPPED, {"reason": "nobody to notify"})
+    notification = notify(
+        org=journey.organization,
+        recipient_id=recipient,
+        kind="journey",
+        title=config["title"],
+        body=config.get("body") or f"{lead} in {journey.name}",
+        lead=lead,
+    )
+    return Outcome(detail={"notification": notification.pk, "recipient": recipient})
+
+
+def _webhook(enrollment, config, now, context) -> Outcome:
+    """An outbox event aimed at one endpoint: delivered after commit, retried, signed, with a stable id."""
+    from apps.integrations.models import WebhookEndpoint
+    from apps.integrations.services import outbox_emit
+
+    journey, lead = enrollment.journey, enrollment.lead
+    endpoint = WebhookEndpoint.objects.filter(
+        organization=journey.organization, pk=config["endpoint"]
+    ).first()
+    if endpoint is None:
+        return Outcome(StepRunStatus.SKIPPED, {"reason": "endpoint deleted"})
+    event = outbox_emit(
+        org=journey.organization,
+        event_type="journey.webhook",
+        endpoint=endpoint,
+        data={
+            "journey": journey.pk,
+            "enrollment": enrollment.pk,
+            "step": enrollment.step_id,
+            "lead": lead.pk,
+            "email": lead.email,
+            "stage": lead.stage.key,
+        },
+    )
+    return Outcome(detail={"event": event.pk, "endpoint": endpoint.pk})
+
+
+RUNNERS = {
+    "email": _email,
+    "wait": _wait,
+    "branch": _branch,
+    "update": _update,
+    "task": _task,
+    "notify": _notify,
+    "webhook": _webhook,
+}
+# Steps that only compute rows the batch writes; the others call services and run in a savepoint.
+PURE_STEPS = {"email", "wait", "task"}

@@ -1,0 +1,377 @@
+"""The journey engine: every step type, exit goals, re-entry, suppression, versions, pause and resume."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail as outbox
+
+from apps.accounts.models import Membership
+from apps.core.errors import ServiceError
+from apps.execution.journeys import engine, entry, mail, services
+from apps.execution.models import (
+    Enrollment,
+    EnrollmentStatus,
+    JourneyStepRun,
+    Notification,
+    OutboundEmail,
+    Suppression,
+    Task,
+)
+from apps.integrations.models import OutboxEvent
+from apps.integrations.services import webhook_endpoint_create
+from apps.records import services as records
+from apps.records.models import StageEvent
+from tests import factories
+from tests.execution.journey_helpers import T0, journey, lead, sweep_until_idle, template
+
+pytestmark = pytest.mark.django_db
+
+
+def enrolled(org, steps, *, lead_fields=None, **fields):
+    made = journey(org, steps, **fields)
+    person = lead(org, **(lead_fields or {}))
+    return made, entry.enroll(org=org, journey=made, lead=person, now=T0)
+
+
+def test_email_step_writes_one_outbound_email_with_merged_fields_and_an_unsubscribe_link(org):
+    hello = template(org, body="Hi {{ first_name }} <b>{{ company }}</b>{{ secret }}")
+    _, enrollment = enrolled(org, [{"id": "s1", "type": "email", "email": {"template": hello.pk}}])
+    assert engine.sweep(now=T0) == 1
+    email = OutboundEmail.objects.get()
+    assert email.to == enrollment.lead.email
+    assert email.subject == "Hi Ada"
+    assert email.body.startswith("Hi Ada <b>Initech</b>\n")  # plain text: not escaped; unknown names empty
+    token = email.body.split("/unsubscribe/")[1].split("/")[0]
+    assert mail.read_unsubscribe_token(token) == (org.pk, enrollment.lead.email)
+    run = JourneyStepRun.objects.get()
+    assert run.idempotency_key == f"{enrollment.pk}:1:s1:1" and run.status == "done"
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.COMPLETED and enrollment.step_id == ""
+    # The sender delivers it once through Django's e-mail backend.
+    assert mail.send_due() == 1 and mail.send_due() == 0
+    assert len(outbox.outbox) == 1 and outbox.outbox[0].to == [enrollment.lead.email]
+    assert outbox.outbox[0].extra_headers["Message-ID"] == f"<journey-email-{email.pk}@revops>"
+
+
+def test_templates_refuse_tags_that_could_reach_other_data(org):
+    for body in ("{% debug %}", "{% include 'x.html' %}", "{% load static %}"):
+        with pytest.raises(ServiceError) as error:
+            template(org, body=body)
+        assert error.value.field == "body"
+
+
+def test_wait_for_a_duration_then_the_next_step_runs_when_due(org):
+    hello = template(org)
+    steps = [
+        {"id": "w", "type": "wait", "wait": {"days": 2, "hours": 3}},
+        {"id": "e", "type": "email", "email": {"template": hello.pk}},
+    ]
+    _, enrollment = enrolled(org, steps)
+    engine.sweep(now=T0)
+    enrollment.refresh_from_db()
+    assert enrollment.step_id == "e" and enrollment.next_run_at == T0 + timedelta(days=2, hours=3)
+    assert engine.sweep(now=T0 + timedelta(days=2)) == 0  # not due yet
+    assert engine.sweep(now=T0 + timedelta(days=2, hours=3)) == 1
+    assert OutboundEmail.objects.count() == 1
+
+
+def test_wait_until_a_date_and_until_business_hours(org):
+    _, by_date = enrolled(org, [{"id": "w", "type": "wait", "wait": {"until": "2026-03-10"}}, _task()])
+    saturday = T0 + timedelta(days=5)  # Saturday 10:00 UTC: the organisation's week opens Monday 09:00
+    _, by_hours = enrolled(org, [{"id": "w", "type": "wait", "wait": {"business_hours": "org"}}, _task()])
+    Enrollment.objects.filter(pk=by_hours.pk).update(next_run_at=saturday)
+    engine.sweep(now=saturday)
+    by_date.refresh_from_db(), by_hours.refresh_from_db()
+    assert by_date.next_run_at.isoformat() == "2026-03-10T09:00:00+00:00"
+    assert by_hours.next_run_at.isoformat() == "2026-03-09T09:00:00+00:00"
+
+
+def _task(title="Call them"):
+    return {"id": "t", "type": "task", "task": {"title": title, "due_days": 2}}
+
+
+def test_branch_on_a_condition_and_on_a_segment(org):
+    steps = [
+        {"id": "b", "type": "branch", "branch": {
+            "conditions": [{"field": "country", "op": "equals", "value": "FR"}], "then": "t", "else": "end"}},
+        {"id": "n", "type": "notify", "notify": {"title": "never reached", "to": "owner"}},
+        _task(),
+    ]  # fmt: skip
+    made = journey(org, steps)
+    french, german = lead(org, country="FR"), lead(org, country="DE")
+    for person in (french, german):
+        entry.enroll(org=org, journey=made, lead=person, now=T0)
+    sweep_until_idle(T0)
+    assert list(Task.objects.values_list("lead_id", flat=True)) == [french.pk]
+    assert not Notification.objects.exists()
+    runs = {r.enrollment.lead_id: r.detail for r in JourneyStepRun.objects.filter(step_id="b")}
+    assert runs[french.pk] == {"matched": True, "to": "t"} and runs[german.pk] == {
+        "matched": False,
+        "to": "end",
+    }
+
+
+def test_branch_on_segment_membership(org):
+    from apps.strategy.models import Segment, SegmentMembership
+
+    segment = Segment.objects.create(organization=org, key="icp", name="ICP")
+    inside, outside = lead(org), lead(org)
+    SegmentMembership.objects.create(organization=org, segment=segment, lead=inside, since=T0)
+    made = journey(org, [{"id": "b", "type": "branch", "branch": {"segment": "icp", "else": "end"}}, _task()])
+    for person in (inside, outside):
+        entry.enroll(org=org, journey=made, lead=person, now=T0)
+    sweep_until_idle(T0)
+    assert list(Task.objects.values_list("lead_id", flat=True)) == [inside.pk]
+
+
+def test_update_step_moves_the_stage_through_the_records_service(org):
+    _, enrollment = enrolled(
+        org, [{"id": "u", "type": "update", "update": {"field": "stage", "value": "mql"}}]
+    )
+    engine.sweep(now=T0)
+    event = StageEvent.objects.get(lead=enrollment.lead, to_stage="mql")
+    assert event.origin == "automation" and event.reason.startswith("Journey: ")
+    assert OutboxEvent.objects.filter(event_type="stage.changed").exists()
+
+
+def test_update_step_changes_a_field(org):
+    _, enrollment = enrolled(org, [{"id": "u", "type": "update", "update": {"field": "score", "value": 70}}])
+    engine.sweep(now=T0)
+    enrollment.lead.refresh_from_db()
+    assert enrollment.lead.score == 70
+
+
+def test_task_goes_to_the_leads_owner_and_notify_to_the_journey_owner(org, owner):
+    rep = factories.make_member(org)
+    owner_membership = Membership.objects.get(organization=org, user=owner)
+    steps = [_task(), {"id": "n", "type": "notify", "notify": {"title": "Look", "to": "journey_owner"}}]
+    made = journey(org, steps, owner=owner_membership)
+    person = lead(org, owner=rep)
+    entry.enroll(org=org, journey=made, lead=person, now=T0)
+    sweep_until_idle(T0)
+    task = Task.objects.get()
+    assert (
+        task.assignee == rep and task.due == (T0 + timedelta(days=2)).date() and task.step_run.step_id == "t"
+    )
+    note = Notification.objects.get()
+    assert note.recipient == owner_membership and note.title == "Look" and note.lead == person
+
+
+def test_webhook_step_emits_one_outbox_event_for_its_endpoint(org):
+    endpoint = webhook_endpoint_create(org=org, url="https://hooks.example.com/in")
+    _, enrollment = enrolled(org, [{"id": "h", "type": "webhook", "webhook": {"endpoint": endpoint.pk}}])
+    engine.sweep(now=T0)
+    event = OutboxEvent.objects.get(event_type="journey.webhook")
+    assert event.endpoint == endpoint and event.payload["data"]["lead"] == enrollment.lead.pk
+    assert JourneyStepRun.objects.get().detail["event"] == event.pk
+
+
+def test_a_failing_step_is_retried_with_back_off_and_leaves_nothing_behind(org, monkeypatch):
+    _, enrollment = enrolled(org, [_task(), {"id": "n", "type": "notify", "notify": {"title": "x"}}])
+    engine.sweep(now=T0)  # the task step
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("mail server on fire")
+
+    monkeypatch.setattr(engine, "_notify", boom)
+    monkeypatch.setitem(engine.RUNNERS, "notify", boom)
+    engine.sweep(now=T0)
+    enrollment.refresh_from_db()
+    assert enrollment.attempts == 1 and "on fire" in enrollment.last_error
+    assert enrollment.next_run_at == T0 + engine.RETRY_BASE and enrollment.step_id == "n"
+    assert JourneyStepRun.objects.filter(step_id="n").count() == 0
+
+
+def test_step_validation_names_the_field(org):
+    bad = [
+        ([{"id": "a", "type": "wait", "wait": {}}], "steps[0].wait.days"),
+        ([_task(), {"id": "b", "type": "wait", "wait": {"days": "x"}}], "steps[1].wait.days"),
+        ([{"id": "a", "type": "email", "email": {"template": 999999}}], "steps[0].email.template"),
+        ([{"id": "a", "type": "branch", "branch": {"segment": ""}}], "steps[0].branch.conditions"),
+        ([{"id": "a", "type": "branch", "branch": {"segment": "icp", "then": "zz"}}], "steps[0].branch.then"),
+        ([{"id": "a", "type": "update", "update": {"field": "stage"}}], "steps[0].update.value"),
+        ([{"id": "a", "type": "teleport"}], "steps[0].type"),
+        ([_task(), _task()], "steps[1].id"),
+    ]  # fmt: skip
+    for steps, field in bad:
+        with pytest.raises(ServiceError) as error:
+            services.journey_create(org=org, name="x", motion="nurture", draft_steps=steps)
+        assert error.value.field == field, (steps, error.value.field)
+
+
+# --- Exit goals --------------------------------------------------------------------
+
+
+def _long_journey(org, goals):
+    return journey(org, [{"id": "w", "type": "wait", "wait": {"days": 1}}, _task()], exit_goals=goals)
+
+
+def test_exit_goal_stage_reached_ends_the_enrolment_before_its_next_step(org):
+    made = _long_journey(org, [{"type": "stage_reached", "stage": "sql"}])
+    person = lead(org)
+    enrollment = entry.enroll(org=org, journey=made, lead=person, now=T0)
+    engine.sweep(now=T0)
+    records.lead_change_stage(org=org, lead=person, to="opportunity")  # later than sql: reached
+    engine.sweep(now=T0 + timedelta(days=1))
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.exit_reason) == (EnrollmentStatus.EXITED, "stage_reached")
+    assert not Task.objects.exists()
+
+
+def test_exit_goals_reply_unsubscribe_and_opportunity(org):
+    made = _long_journey(
+        org, [{"type": "replied"}, {"type": "unsubscribed"}, {"type": "opportunity_created"}]
+    )
+    account = records.account_create(org=org, name="Buyer")
+    replier, leaver, buyer, stayer = lead(org), lead(org), lead(org, account=account), lead(org)
+    enrollments = {
+        p.pk: entry.enroll(org=org, journey=made, lead=p, now=T0) for p in (replier, leaver, buyer, stayer)
+    }
+    engine.sweep(now=T0)
+    records.touchpoint_create(org=org, lead=replier, type="reply", occurred_at=T0 + timedelta(hours=1))
+    records.touchpoint_create(
+        org=org, lead=stayer, type="reply", occurred_at=T0 - timedelta(days=3)
+    )  # before
+    services.suppression_add(org=org, email=leaver.email)
+    records.opportunity_create(org=org, name="Deal", account=account, created_date=T0.date())
+    engine.sweep(now=T0 + timedelta(days=1))
+    reasons = dict(Enrollment.objects.values_list("lead_id", "exit_reason"))
+    assert reasons == {
+        replier.pk: "replied",
+        leaver.pk: "unsubscribed",
+        buyer.pk: "opportunity_created",
+        stayer.pk: "",
+    }
+    assert enrollments and Task.objects.get().lead == stayer
+
+
+# --- Entry, re-entry and suppression ------------------------------------------------
+
+
+def test_reentry_policies(org):
+    for policy, days, expected in (
+        ("never", None, "no_reentry"),
+        ("after_days", 7, "too_soon"),
+        ("always", None, ""),
+    ):
+        made = journey(org, [_task()], reentry=policy, reentry_days=days)
+        person = lead(org)
+        entry.enroll(org=org, journey=made, lead=person, now=T0)
+        with pytest.raises(ServiceError) as error:
+            entry.enroll(org=org, journey=made, lead=person, now=T0)
+        assert error.value.code == "already_enrolled"
+        sweep_until_idle(T0)
+        later = T0 + timedelta(days=3)
+        assert entry.refusal(journey=made, lead=person, now=later) == expected
+        if policy == "after_days":
+            assert entry.refusal(journey=made, lead=person, now=T0 + timedelta(days=7, seconds=1)) == ""
+
+
+def test_suppressed_addresses_and_customers_are_kept_out(org):
+    made = journey(org, [_task()], suppress_customers=True)
+    unsubscribed = lead(org)
+    services.suppression_add(org=org, email=unsubscribed.email.upper())
+    account = records.account_create(org=org, name="Paying")
+    records.customer_create(org=org, account=account, arr=1000, start_date=T0.date() - timedelta(days=30))
+    customer = lead(org, account=account)
+    for person, code in ((unsubscribed, "suppressed"), (customer, "customer")):
+        with pytest.raises(ServiceError) as error:
+            entry.enroll(org=org, journey=made, lead=person, now=T0)
+        assert error.value.code == code
+    # A journey for customers (no suppress_customers) takes them.
+    assert entry.enroll(org=org, journey=journey(org, [_task()]), lead=customer, now=T0)
+
+
+def test_an_email_to_an_address_unsubscribed_after_entry_is_skipped(org):
+    hello = template(org)
+    _, enrollment = enrolled(org, [{"id": "e", "type": "email", "email": {"template": hello.pk}}])
+    services.suppression_add(org=org, email=enrollment.lead.email)
+    engine.sweep(now=T0)
+    assert not OutboundEmail.objects.exists()
+    assert JourneyStepRun.objects.get().status == "skipped"
+
+
+def test_unsubscribe_token_adds_a_suppression_and_a_forged_one_does_nothing(org):
+    token = mail.unsubscribe_token(org_id=org.pk, email="a@example.com")
+    assert services.unsubscribe(token=token).email == "a@example.com"
+    assert services.unsubscribe(token=token[:-2] + "xx") is None
+    assert Suppression.objects.count() == 1
+
+
+def test_entry_pass_enrols_on_stage_reached_and_touchpoints_once(org):
+    on_stage = journey(org, [_task()], entry={"type": "stage_reached", "stage": "mql"})
+    on_touch = journey(org, [_task()], entry={"type": "touchpoint", "touch_type": "webinar"})
+    person, other = lead(org), lead(org)
+    records.lead_change_stage(org=org, lead=person, to="mql")
+    records.touchpoint_create(org=org, lead=other, type="webinar")
+    records.touchpoint_create(org=org, lead=other, type="form")
+    assert entry.entry_pass(now=T0) == 2
+    assert entry.entry_pass(now=T0) == 0  # the watermark moved on
+    assert Enrollment.objects.get(journey=on_stage).lead == person
+    assert Enrollment.objects.get(journey=on_touch).lead == other
+
+
+def test_entry_pass_enrols_segment_joins(org):
+    from apps.strategy.models import Segment, SegmentMembership
+
+    segment = Segment.objects.create(organization=org, key="emea", name="EMEA")
+    made = journey(org, [_task()], entry={"type": "segment_joined", "segment": "emea"})
+    person = lead(org)
+    SegmentMembership.objects.create(organization=org, segment=segment, lead=person, since=T0)
+    assert entry.entry_pass(now=T0) == 1
+    assert Enrollment.objects.get(journey=made).source == "segment_joined"
+
+
+def test_event_entry_matches_by_name(org):
+    made = journey(org, [_task()], entry={"type": "event", "name": "trial_started"})
+    journey(org, [_task()], entry={"type": "event", "name": "other"})
+    person = lead(org)
+    assert [e.journey for e in entry.enroll_event(org=org, name="trial_started", lead=person)] == [made]
+
+
+# --- Versions, pause and resume ------------------------------------------------------
+
+
+def test_running_enrolments_finish_on_their_version(org):
+    steps_v1 = [{"id": "w", "type": "wait", "wait": {"days": 1}}, _task("v1 task")]
+    made = journey(org, steps_v1)
+    old = entry.enroll(org=org, journey=made, lead=lead(org), now=T0)
+    engine.sweep(now=T0)
+    services.journey_update(org=org, journey=made, draft_steps=[_task("v2 task")])
+    version = services.journey_publish(org=org, journey=made)
+    assert version.number == 2
+    new = entry.enroll(org=org, journey=made, lead=lead(org), now=T0)
+    sweep_until_idle(T0 + timedelta(days=1))
+    assert dict(Task.objects.values_list("lead_id", "title")) == {
+        old.lead_id: "v1 task",
+        new.lead_id: "v2 task",
+    }
+    assert JourneyStepRun.objects.filter(enrollment=old).last().idempotency_key == f"{old.pk}:1:t:1"
+    assert JourneyStepRun.objects.get(enrollment=new).idempotency_key == f"{new.pk}:2:t:1"
+
+
+def test_a_paused_journey_is_not_swept_and_resumes_where_it_was(org):
+    made = journey(org, [_task()])
+    enrollment = entry.enroll(org=org, journey=made, lead=lead(org), now=T0)
+    services.journey_pause(org=org, journey=made)
+    assert engine.sweep(now=T0) == 0
+    with pytest.raises(ServiceError):
+        entry.enroll(org=org, journey=made, lead=lead(org), now=T0)
+    services.journey_resume(org=org, journey=made)
+    assert engine.sweep(now=T0) == 1
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.COMPLETED
+
+
+def test_a_branch_looping_back_starts_a_new_pass_with_fresh_keys(org):
+    steps = [
+        _task(),
+        {"id": "b", "type": "branch", "branch": {
+            "conditions": [{"field": "country", "op": "equals", "value": "FR"}], "then": "t"}},
+    ]  # fmt: skip
+    _, enrollment = enrolled(org, steps, lead_fields={"country": "FR"})
+    sweep_until_idle(T0)
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.FAILED and enrollment.exit_reason == "Looped too many times"
+    keys = list(JourneyStepRun.objects.filter(step_id="t").values_list("idempotency_key", flat=True))
+    assert len(keys) == engine.MAX_PASSES and len(set(keys)) == engine.MAX_PASSES
