@@ -4,6 +4,11 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from apps.accounts.api.views import MemberViewSet, OrganizationView, TeamViewSet
+from apps.execution.api.campaigns import CampaignViewSet, UtmTaxonomyViewSet, UtmValidateViewSet
+from apps.execution.api.experiments import ExperimentViewSet
+from apps.execution.api.handoffs import HandoffViewSet
+from apps.execution.api.journeys import EmailTemplateViewSet, JourneyViewSet
+from apps.execution.api.playbooks import PlaybookViewSet
 from apps.execution.api.views import (
     AssignmentViewSet,
     LeadRoutingViewSet,
@@ -22,7 +27,14 @@ from apps.records.api.views import (
     OpportunityViewSet,
     TouchpointViewSet,
 )
+from apps.strategy.api.budget import ChannelBudgetViewSet
 from apps.strategy.api.goals import GoalViewSet
+from apps.strategy.api.kpi import KpiNodeViewSet, KpiTreeViewSet
+from apps.strategy.api.plans import PlanViewSet
+from apps.strategy.api.positioning import OfferViewSet, PositioningViewSet
+from apps.strategy.api.programs import ProgramViewSet
+from apps.strategy.api.reviews import StrategyReviewViewSet
+from apps.strategy.api.segments import SegmentViewSet
 from apps.strategy.api.waterfall import WaterfallViewSet
 
 router = SimpleRouter(trailing_slash=True)
@@ -42,12 +54,38 @@ router.register("spend", SpendViewSet, basename="api-spend")
 router.register("holdout-tests", HoldoutTestViewSet, basename="api-holdout-test")
 router.register("metrics", MetricViewSet, basename="api-metric")
 router.register("goals", GoalViewSet, basename="api-goal")
+router.register("segments", SegmentViewSet, basename="api-segment")
+router.register("kpi-nodes", KpiNodeViewSet, basename="api-kpi-node")
+router.register("offers", OfferViewSet, basename="api-offer")
+router.register("positioning", PositioningViewSet, basename="api-positioning")
+router.register("programs", ProgramViewSet, basename="api-program")
+router.register("channel-budget", ChannelBudgetViewSet, basename="api-channel-budget")
+router.register("plans", PlanViewSet, basename="api-plan")
+router.register("strategy-reviews", StrategyReviewViewSet, basename="api-strategy-review")
+router.register("journeys", JourneyViewSet, basename="api-journey")
+router.register("email-templates", EmailTemplateViewSet, basename="api-email-template")
+router.register("handoffs", HandoffViewSet, basename="api-handoff")
+router.register("experiments", ExperimentViewSet, basename="api-experiment")
+router.register("playbooks", PlaybookViewSet, basename="api-playbook")
+router.register("campaigns", CampaignViewSet, basename="api-campaign")
 
 urlpatterns = [
     # One report, not a collection: a plain route keeps its schema an object rather than a list.
     path("attribution/", AttributionViewSet.as_view({"get": "report"}), name="api-attribution"),
     path("waterfall/", WaterfallViewSet.as_view({"get": "report"}), name="api-waterfall"),
+    path("kpi-tree/", KpiTreeViewSet.as_view({"get": "tree"}), name="api-kpi-tree"),
     path("organization/", OrganizationView.as_view(), name="api-organization"),
+    # The organisation's one UTM taxonomy, and a validator that stores nothing.
+    path(
+        "utm-taxonomy/",
+        UtmTaxonomyViewSet.as_view({"get": "current", "put": "replace"}),
+        name="api-utm-taxonomy",
+    ),
+    path(
+        "utm/validate/",
+        UtmValidateViewSet.as_view({"get": "check_query", "post": "check_body"}),
+        name="api-utm-validate",
+    ),
     # Routing seen from a lead; a router cannot register a second viewset under "api-lead".
     path("leads/<pk>/routing/", LeadRoutingViewSet.as_view({"get": "routing"}), name="api-lead-routing"),
     path("leads/<pk>/touches/", LeadRoutingViewSet.as_view({"post": "touches"}), name="api-lead-touches"),

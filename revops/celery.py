@@ -81,6 +81,27 @@ app.conf.beat_schedule = {
         "schedule": timedelta(seconds=10),
         "options": {"expires": 10},
     },
+    # Hand-off SLAs are counted in hours, so a minute's delay on a breach alert is
+    # nothing; the same sweep creates hand-offs whose on-commit task was lost.
+    "sweep-handoffs": {
+        "task": "execution.sweep_handoffs",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+    # Journey steps are rows with a due time; 5 s keeps an e-mail or a task within seconds of
+    # its step falling due, and an idle tick is one indexed query.
+    "sweep-journeys": {
+        "task": "execution.sweep_journeys",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    },
+    # Journey e-mails are sent after each sweep that wrote some; this catches leases that
+    # expired (a sender that died) and sends whose task never reached Redis.
+    "send-journey-emails": {
+        "task": "execution.send_journey_emails",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 30},
+    },
     # Notification e-mails are enqueued on commit; this re-sends any whose task
     # never reached Redis.
     "sweep-notifications": {
@@ -94,6 +115,27 @@ app.conf.beat_schedule = {
         "task": "measurement.rollup_due",
         "schedule": timedelta(minutes=15),
         "options": {"expires": 900},
+    },
+    # KPI statuses move with the nightly facts but also with targets and hand-entered values
+    # changed during the day; hourly keeps an owner's off-track alert within the hour, and one
+    # refresh is one tree evaluation per organisation (a handful of metric queries).
+    "kpi-refresh-statuses": {
+        "task": "strategy.kpi_refresh_due",
+        "schedule": crontab(minute=23),
+        "options": {"expires": 1800},
+    },
+    # Segment membership is kept current on every record write; the nightly full
+    # recompute catches what the clock changes (touches in the last 30 days) and bulk writes.
+    "segments-nightly": {
+        "task": "strategy.segments_nightly",
+        "schedule": crontab(hour=4, minute=11),
+        "options": {"expires": 3600},
+    },
+    # A quarterly strategy review falls due 90 days after the last; operators are reminded once.
+    "strategy-review-reminders": {
+        "task": "strategy.review_reminders",
+        "schedule": crontab(hour=7, minute=5),
+        "options": {"expires": 3600},
     },
     # Relayed outbox rows and old delivery logs are pruned nightly, off-peak.
     "prune-integration-logs": {

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from apps.core import views as core_views
+from apps.execution.views import journeys as execution_journeys
 from apps.execution.views import overview as execution_overview
 from apps.measurement.views import metrics as measurement_metrics
 from apps.strategy.views import goals as strategy_goals
@@ -32,6 +33,7 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("", core_views.home, name="home"),
     path("", include("apps.accounts.urls_global")),
+    path("", include(execution_journeys.public_urlpatterns)),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("revops.api_urls")),

@@ -36,6 +36,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "operating_model.approve": OPERATORS,
     "strategy.edit": OPERATORS,
     "campaigns.edit": frozenset({Role.ADMIN, Role.REVOPS_LEAD, Role.MARKETER}),
+    # Marketing operations: triage requests, move campaigns through build, QA and launch, own the
+    # QA checklist and the UTM taxonomy. Any member may submit an intake request ("org.view").
+    "campaigns.operate": OPERATORS,
     "leads.work": frozenset({Role.ADMIN, Role.REVOPS_LEAD, Role.SALES_MANAGER, Role.SALES_REP}),
     "leads.reassign": frozenset({Role.ADMIN, Role.REVOPS_LEAD, Role.SALES_MANAGER}),
     "data.import": frozenset({Role.ADMIN, Role.REVOPS_LEAD, Role.MARKETER}),

@@ -31,6 +31,7 @@ ROUTING_FACTS = [
     ("region", "Region (of the matched account)"),
     ("local_hour", "Hour of day now (organisation time, 0 to 23)"),
     ("weekday", "Day of the week now (mon … sun)"),
+    ("segments", "Segments (keys: “contains” one, “is one of” several)"),
 ]
 
 

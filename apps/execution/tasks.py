@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from . import handoff_tasks  # noqa: F401  (its own module; imported so Celery registers its tasks)
+from .journeys import tasks as journey_tasks  # noqa: F401  (likewise: the journey sweeps)
 from .services import notifications, routing, sla
 
 

@@ -1,5 +1,15 @@
 """Execution pages, mounted at /o/<org_slug>/. Each view module owns its patterns."""
 
-from .views import inbox, reports, setup
+from .views import campaigns, experiments, handoffs, inbox, journeys, playbooks, reports, setup, utm
 
-urlpatterns = [*inbox.urlpatterns, *setup.urlpatterns, *reports.urlpatterns]
+urlpatterns = [
+    *inbox.urlpatterns,
+    *setup.urlpatterns,
+    *reports.urlpatterns,
+    *campaigns.urlpatterns,
+    *utm.urlpatterns,
+    *handoffs.urlpatterns,
+    *experiments.urlpatterns,
+    *playbooks.urlpatterns,
+    *journeys.urlpatterns,
+]

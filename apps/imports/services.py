@@ -507,7 +507,17 @@ def _finish(job: ImportJob, owner: str) -> bool:
             updated_at=now,
         )
         ImportFileChunk.objects.for_org(job.organization_id).filter(job=job).delete()
+    _recompute_segments(job.organization)
     return True
+
+
+def _recompute_segments(org) -> None:
+    """Imported rows skip the per-record segment upkeep; the segments are recomputed once instead."""
+    from apps.strategy.segments.tasks import segments_recompute_organization
+    from apps.strategy.services import segments
+
+    if segments.has_segments(org):
+        transaction.on_commit(lambda: segments_recompute_organization.delay(org.pk), robust=True)
 
 
 def _fail(job: ImportJob, owner: str, message: str) -> str:

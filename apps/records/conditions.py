@@ -2,7 +2,9 @@
 
 A condition is {"field": "country", "op": "in", "value": ["FR", "DE"]}; a rule
 is a list of conditions that must all hold. Fields are read from a flat dict
-(custom fields as "custom.<key>"). Pure functions: no database.
+(custom fields as "custom.<key>"). On a list value (a lead's "segments"),
+`contains` holds when an element equals the value, `in` when an element is one
+of the values and `not_in` when none is. Pure functions: no database.
 """
 
 from datetime import date, datetime
@@ -76,6 +78,8 @@ def holds(condition: dict, record: dict) -> bool:
         return not _empty(actual)
     if _empty(actual):
         return op in {"not_equals", "not_in"}
+    if isinstance(actual, list | tuple) and op in {"contains", "in", "not_in"}:
+        return _holds_on_list(op, actual, expected)
     if op in {"in", "not_in"}:
         found = any(_comparable(actual, option)[0] == _comparable(actual, option)[1] for option in expected)
         return found if op == "in" else not found
@@ -94,6 +98,15 @@ def holds(condition: dict, record: dict) -> bool:
         "lt": left < right,
         "lte": left <= right,
     }[op]
+
+
+def _holds_on_list(op: str, actual, expected) -> bool:
+    """A list value (a lead's segment keys) contains an element, or shares one with the options."""
+    wanted = expected if op in {"in", "not_in"} else [expected]
+    found = any(
+        _comparable(item, option)[0] == _comparable(item, option)[1] for item in actual for option in wanted
+    )
+    return not found if op == "not_in" else found
 
 
 def matches(conditions: list[dict], record: dict) -> bool:

@@ -272,6 +272,7 @@ def lead_create(
         _flag_email_duplicates(org, lead)
     outbox_emit(org=org, event_type="lead.created", data=_lead_payload(lead))
     lead_apply_stage_rules(org=org, lead=lead, actor=actor, stages=stages.values())
+    _refresh_segments(org, lead=lead)
     if lead.owner_id is None:
         from apps.execution.services.routing import routing_request
 
@@ -357,6 +358,7 @@ def lead_update(
         )
     else:
         lead_apply_stage_rules(org=org, lead=lead, actor=actor)
+    _refresh_segments(org, lead=lead)
     if lead.owner_id is None:
         from apps.execution.services.routing import routing_retry_held
 
@@ -389,7 +391,9 @@ def lead_change_stage(
     )
     Lead.objects.filter(pk=lead.pk).update(stage=stage, stage_entered_at=at, updated_at=timezone.now())
     lead.stage, lead.stage_entered_at = stage, at
+    _refresh_segments(org, lead=lead)
     _route_on_stage_change(org, locked, stage)
+    _handoff_on_stage_change(org, event)
     outbox_emit(
         org=org,
         event_type="stage.changed",
@@ -402,6 +406,23 @@ def lead_change_stage(
         },
     )
     return event
+
+
+def _refresh_segments(org, *, lead=None, account=None) -> None:
+    """Keep segment memberships current: one statement per write, none without segments."""
+    from apps.strategy.services import segments
+
+    if lead is not None:
+        segments.refresh_lead(org=org, lead_id=lead.pk)
+    if account is not None:
+        segments.refresh_account(org=org, account_id=account.pk)
+
+
+def _handoff_on_stage_change(org, event: StageEvent) -> None:
+    """MQL → SAL hands the lead to sales: the hand-off is created on commit, off this path."""
+    from apps.execution.services import handoffs
+
+    handoffs.handoff_on_stage_change(org=org, event=event)
 
 
 def _route_on_stage_change(org, before: Lead, stage: LifecycleStage) -> None:
@@ -524,6 +545,7 @@ def account_create(*, org, **fields) -> Account:
         Lead.objects.for_org(org).filter(account__isnull=True, email__endswith="@" + account.domain).update(
             account=account
         )
+    _refresh_segments(org, account=account)
     return account
 
 
@@ -535,6 +557,7 @@ def account_update(*, org, account: Account, **fields) -> Account:
     _clean_account_fields(org, account, fields, partial=True)
     account.completeness = quality.completeness(org=org, object_type=ObjectType.ACCOUNT, record=account)
     account.save()
+    _refresh_segments(org, account=account)
     return account
 
 
@@ -596,14 +619,24 @@ def opportunity_create(*, org, **fields) -> Opportunity:
     opportunity = Opportunity(organization=org)
     _apply_opportunity(org, opportunity, fields, partial=False)
     opportunity.save()
+    _handoff_on_won(org, opportunity, was_won=False)
     return opportunity
 
 
 @transaction.atomic
 def opportunity_update(*, org, opportunity: Opportunity, **fields) -> Opportunity:
+    was_won = opportunity.status == Opportunity.Status.WON
     _apply_opportunity(org, opportunity, fields, partial=True)
     opportunity.save()
+    _handoff_on_won(org, opportunity, was_won=was_won)
     return opportunity
+
+
+def _handoff_on_won(org, opportunity: Opportunity, *, was_won: bool) -> None:
+    """A new win hands the account to customer success (onboarding), created on commit."""
+    from apps.execution.services import handoffs
+
+    handoffs.handoff_on_won(org=org, opportunity=opportunity, was_won=was_won)
 
 
 @transaction.atomic

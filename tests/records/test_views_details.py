@@ -227,7 +227,7 @@ def test_lead_page_query_count_is_bounded(owner_client, org, rep, django_assert_
         services.touchpoint_create(org=org, lead=lead, source=f"s{n}")
     for to in ("mql", "sal", "sql", "recycled", "mql"):
         services.lead_change_stage(org=org, lead=lead, to=to, reason="x")
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(18):  # 16, plus the playbooks of the lead's stage and its journeys
         assert owner_client.get(url("records_lead", org, lead.pk)).status_code == 200
 
 

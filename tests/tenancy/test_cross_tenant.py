@@ -14,10 +14,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from apps.accounts import services as account_services
 from apps.accounts.roles import Role
+from apps.execution.journeys import services as journey_services
 from apps.execution.models import Assignment, PoolMember, RoutingPool, RoutingRequest
+from apps.execution.services import campaign_qa as campaign_qa_services
+from apps.execution.services import campaigns as campaign_services
+from apps.execution.services import experiments as experiment_services
+from apps.execution.services import handoffs as handoff_services
+from apps.execution.services import playbooks as playbook_services
 from apps.execution.services import policies as routing_policies
 from apps.execution.services import routing as routing_services
 from apps.execution.services import setup as setup_services
+from apps.execution.services import utm as utm_services
 from apps.imports import services as import_services
 from apps.integrations import services as integration_services
 from apps.integrations.models import WebhookDelivery
@@ -30,7 +37,13 @@ from apps.quality import services as quality_services
 from apps.records import definitions as record_definitions
 from apps.records import services as record_services
 from apps.records.models import DuplicateCandidate, LifecycleStage
+from apps.strategy.models import SavedPlan, Segment, StrategyDecision, StrategyReview
+from apps.strategy.services import budget as budget_services
 from apps.strategy.services import goals as goal_services
+from apps.strategy.services import kpi as kpi_services
+from apps.strategy.services import positioning as positioning_services
+from apps.strategy.services import programs as program_services
+from apps.strategy.services import segments as segment_services
 from tests import factories
 from tests.conftest import api_client_for
 
@@ -43,6 +56,7 @@ PUBLIC_ROUTES = {
     "home": "redirects to one of the user's own organisations",
     "org_create": "creates a new organisation owned by the caller",
     "invitation_accept": "the token itself grants access; tested in tests/accounts",
+    "journey_unsubscribe": "a signed token names the organisation and address; it only adds a suppression",
     "api-schema": "the public OpenAPI schema; no data",
     "api-docs": "interactive docs; no data",
 }
@@ -157,6 +171,20 @@ ORG_PAGES = {
     "execution_reject_reason": "reject_reason",
     "execution_sla_policies": None,
     "execution_sla_policy": "sla_policy",
+    # execution: journeys and their e-mail templates
+    "execution_journeys": None,
+    "execution_journey_new": None,
+    "execution_journey": "journey",
+    "execution_journey_step_save": "journey",
+    "execution_journey_step_delete": "journey",
+    "execution_journey_step_move": "journey",
+    "execution_journey_publish": "journey",
+    "execution_journey_pause": "journey",
+    "execution_journey_resume": "journey",
+    "execution_journey_enroll": "journey",
+    "execution_journey_export": "journey",
+    "execution_email_templates": None,
+    "execution_email_template": "email_template",
     # measurement: the spend ledger and the incrementality register
     "measurement_spend": None,
     "measurement_spend_new": None,
@@ -182,6 +210,93 @@ ORG_PAGES = {
     "strategy_goal_delete": "goal",
     "strategy_waterfall": None,
     "strategy_waterfall_export": None,
+    # strategy: the KPI tree
+    "strategy_kpi_tree": None,
+    "strategy_kpi_export": None,
+    "strategy_kpi_node_new": None,
+    "strategy_kpi_node": "kpi_node",
+    "strategy_kpi_node_edit": "kpi_node",
+    "strategy_kpi_node_delete": "kpi_node",
+    "strategy_kpi_node_target": "kpi_node",
+    "strategy_kpi_node_value": "kpi_node",
+    # strategy: positioning per segment, offers, the marketing plan
+    "strategy_positioning": None,
+    "strategy_positioning_edit": "positioned_segment",
+    "strategy_positioning_history": "positioned_segment",
+    "strategy_offers": None,
+    "strategy_offer_new": None,
+    "strategy_offer": "offer",
+    "strategy_offer_edit": "offer",
+    "strategy_offer_active": "offer",
+    "strategy_programs": None,
+    "strategy_programs_export": None,
+    "strategy_program_new": None,
+    "strategy_program": "program",
+    "strategy_program_edit": "program",
+    "strategy_program_status": "program",
+    "strategy_program_items": "program",
+    "strategy_program_delete": "program",
+    "strategy_channels": None,
+    "strategy_channels_export": None,
+    "strategy_channel_new": None,
+    "strategy_channels_copy": None,
+    "strategy_channel_edit": "channel_budget",
+    "strategy_channel_delete": "channel_budget",
+    "strategy_reallocation": None,
+    "strategy_plans": None,
+    "strategy_plan_new": None,
+    "strategy_plan_compare": None,  # ?first=&second= ids; tests/strategy/test_plans.py probes them
+    "strategy_plan": "saved_plan",
+    "strategy_plan_edit": "saved_plan",
+    "strategy_plan_primary": "saved_plan",
+    "strategy_plan_copy": "saved_plan",
+    "strategy_plan_delete": "saved_plan",
+    "strategy_segments": None,
+    "strategy_segment_new": None,
+    "strategy_segment": "segment",
+    "strategy_segment_edit": "segment",
+    "strategy_segment_delete": "segment",
+    "strategy_segment_recompute": "segment",
+    "strategy_segment_export": "segment",
+    "strategy_reviews": None,
+    "strategy_review_new": None,
+    "strategy_review": "strategy_review",
+    "strategy_review_notes": "strategy_review",
+    "strategy_review_decision_new": "strategy_review",
+    "strategy_review_decision_done": "strategy_decision",
+    # execution: campaigns from intake to results, the QA checklist, the UTM taxonomy
+    "execution_campaigns": None,
+    "execution_campaign_new": None,
+    "execution_campaigns_calendar": None,
+    "execution_qa_checklist": None,
+    "execution_qa_check": "qa_check",
+    "execution_campaign": "campaign",
+    "execution_campaign_edit": "campaign",
+    "execution_campaign_move": "campaign",
+    "execution_campaign_qa": "campaign",
+    "execution_campaign_qa_tick": "campaign",
+    "execution_utm_taxonomy": None,
+    "execution_utm_builder": None,
+    "execution_utm_violations": None,
+    # execution: hand-offs, no man's land, experiments, playbooks
+    "execution_handoffs": None,
+    "execution_handoffs_export": None,
+    "execution_handoff": "handoff",
+    "execution_handoff_accept": "handoff",
+    "execution_handoff_return": "handoff",
+    "execution_no_mans_land": None,
+    "execution_no_mans_land_export": None,
+    "execution_experiments": None,
+    "execution_experiment_new": None,
+    "execution_experiment": "experiment",
+    "execution_experiment_edit": "experiment",
+    "execution_experiment_start": "experiment",
+    "execution_experiment_stop": "experiment",
+    "execution_playbooks": None,
+    "execution_playbook_new": None,
+    "execution_playbook": "playbook",
+    "execution_playbook_edit": "playbook",
+    "execution_playbook_delete": "playbook",
 }
 
 # Organisation pages whose address names something other than an object: the extra URL arguments.
@@ -195,6 +310,16 @@ ORG_PAGE_ARGS = {
 
 # API routes: route name -> the kind of object its <pk> names (None: list or singleton).
 API_ROUTES = {
+    "api-journey-list": None,
+    "api-journey-detail": "journey",
+    "api-journey-publish": "journey",
+    "api-journey-pause": "journey",
+    "api-journey-resume": "journey",
+    "api-journey-enroll": "journey",
+    "api-journey-enrollments": "journey",
+    "api-journey-events": "probe:lead",  # POST naming the victim's lead in its body
+    "api-email-template-list": None,
+    "api-email-template-detail": "email_template",
     "api-organization": None,
     "api-member-list": None,
     "api-member-detail": "member",
@@ -240,7 +365,49 @@ API_ROUTES = {
     "api-metric-detail": "metric:leads",  # a catalogue key: the caller's own numbers, never the victim's
     "api-goal-list": None,
     "api-goal-detail": "goal",
+    "api-kpi-tree": None,
+    "api-kpi-node-list": None,
+    "api-kpi-node-detail": "kpi_node",
+    "api-kpi-node-targets": "kpi_node",
+    "api-kpi-node-values": "kpi_node",
+    "api-offer-list": None,
+    "api-offer-detail": "offer",
+    "api-positioning-list": None,
+    "api-positioning-detail": "positioning",
+    "api-program-list": None,
+    "api-program-detail": "program",
+    "api-channel-budget-list": None,
+    "api-channel-budget-detail": "channel_budget",
+    "api-channel-budget-summary": None,
+    "api-channel-budget-reallocation": None,
+    "api-plan-list": None,
+    "api-plan-detail": "saved_plan",
+    "api-plan-waterfall": "saved_plan",
+    "api-strategy-review-list": None,
+    "api-strategy-review-detail": "strategy_review",
+    "api-strategy-review-decisions": "strategy_review",
     "api-waterfall": "report:waterfall",
+    "api-segment-list": None,
+    "api-segment-detail": "segment",
+    "api-segment-members": "segment",
+    "api-segment-comparison": "segment",
+    "api-campaign-list": None,
+    "api-campaign-detail": "campaign",
+    "api-campaign-transition": "campaign",
+    "api-campaign-qa": "campaign",
+    "api-utm-taxonomy": None,  # the caller's own taxonomy; the victim's is never read
+    "api-utm-validate": None,  # judged against the caller's own taxonomy
+    "api-handoff-list": None,
+    "api-handoff-detail": "handoff",
+    "api-handoff-accept": "handoff",
+    "api-handoff-return": "handoff",
+    "api-experiment-list": None,
+    "api-experiment-detail": "experiment",
+    "api-experiment-start": "experiment",
+    "api-experiment-stop": "experiment",
+    "api-experiment-results": "experiment",
+    "api-playbook-list": None,
+    "api-playbook-detail": "playbook",
 }
 
 
@@ -376,8 +543,90 @@ def victim(org, owner):
         org=org, metric="new_bookings", fiscal_year=2026, quarter=1, owner=member, team=team, target=1000,
         note="Secret goal",
     )  # fmt: skip
+    saved_plan = SavedPlan.objects.create(
+        organization=org, name="Secret plan", fiscal_year=2026, quarter=1, params={"target": "1000"}
+    )
+    channel_budget = budget_services.budget_create(
+        org=org, fiscal_year=2026, quarter=1, channel="Secret Channel", planned_spend=900, note="Secret line"
+    )
+    positioned_segment = Segment.objects.create(
+        organization=org, key="secret-positioned", name="Secret positioned segment"
+    )
+    positioning = positioning_services.positioning_save(
+        org=org, segment=positioned_segment, value_propositions=["Secret proposition"], owner=member
+    )
+    offer = positioning_services.offer_create(
+        org=org, name="Secret offer", type="demo", segment=positioned_segment, owner=member
+    )
+    before = program_services.program_create(
+        org=org, name="Secret earlier program", objective="Secret", start="2026-01-01", end="2026-01-31"
+    )
+    program = program_services.program_create(
+        org=org, name="Secret program", objective="Secret objective", start="2026-02-01", end="2026-03-31",
+        owner=member, segment=positioned_segment, offer=offer, goal=goal, depends_on=[before],
+        budget_lines=[{"channel": "Secret Channel", "description": "Secret line", "amount": 100}],
+        targets=[{"metric": "leads", "target": 10}],
+    )  # fmt: skip
+    strategy_review = StrategyReview.objects.create(
+        organization=org, fiscal_year=2026, quarter=1, held_on=datetime.date(2026, 3, 31),
+        snapshot={"goals": []}, notes="Secret notes",
+    )  # fmt: skip
+    strategy_decision = StrategyDecision.objects.create(
+        organization=org, review=strategy_review, text="Secret decision"
+    )
+    kpi_node = kpi_services.kpi_node_create(org=org, name="Secret KPI", owner=member, description="Secret")
+    kpi_services.kpi_target_set(org=org, node=kpi_node, period_start=datetime.date(2026, 3, 1), value=10)
+    kpi_services.kpi_value_set(org=org, node=kpi_node, period_start=datetime.date(2026, 3, 1), value=7)
     attribution_compute.rebuild(org, None)  # the opportunity's credit: "Secret" as its touch's source
+    segment = segment_services.segment_create(
+        org=org, key="secret-icp", name="Secret ICP", is_icp=True, owner=member,
+        rules=[{"name": "Secret rule", "points": 1,
+                "conditions": [{"field": "email", "op": "is_not_empty"}]}],
+    )  # fmt: skip
+    handoff = handoff_services.handoff_create(
+        org=org, kind="mql_to_sal", lead=lead, receiver=member, notes="Secret notes", strict=False
+    )
+    experiment = experiment_services.experiment_create(
+        org=org, name="Secret experiment", goal={"type": "opportunity_created"},
+        variants=[{"key": "a", "name": "Secret A"}, {"key": "b", "name": "Secret B"}],
+    )  # fmt: skip
+    experiment_services.experiment_start(org=org, experiment=experiment)
+    playbook = playbook_services.playbook_create(org=org, title="Secret playbook", body="Secret", stage=stage)
+    utm_services.taxonomy_update(
+        org=org, allowed_sources=["secret-source"], allowed_mediums=["secret-medium"],
+        campaign_pattern="secret-.*", campaign_pattern_help="Secret naming rule",
+    )  # fmt: skip
+    campaign = campaign_services.campaign_request(
+        org=org, requested_by=member, name="Secret campaign", type="webinar", utm_campaign="secret-campaign",
+        brief="Secret brief", program=program, segment=segment, offer=offer,
+    )  # fmt: skip
+    qa_check = campaign_qa_services.qa_check_create(org=org, kind="manual", label="Secret check")
+    email_template = journey_services.email_template_create(
+        org=org, name="Secret template", subject="Secret subject", body="Secret body"
+    )
+    journey = journey_services.journey_create(
+        org=org, name="Secret journey", motion="nurture",
+        draft_steps=[{"id": "s1", "type": "email", "email": {"template": email_template.pk}}],
+    )  # fmt: skip
+    campaign_qa_services.qa_run(org=org, campaign=campaign)
     return {
+        "journey": journey,
+        "email_template": email_template,
+        "campaign": campaign,
+        "qa_check": qa_check,
+        "handoff": handoff,
+        "experiment": experiment,
+        "playbook": playbook,
+        "segment": segment,
+        "kpi_node": kpi_node,
+        "positioned_segment": positioned_segment,
+        "positioning": positioning,
+        "offer": offer,
+        "program": program,
+        "channel_budget": channel_budget,
+        "saved_plan": saved_plan,
+        "strategy_review": strategy_review,
+        "strategy_decision": strategy_decision,
         "goal": goal,
         "spend_entry": spend_entry,
         "holdout_test": holdout_test,

@@ -18,8 +18,9 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q
 
 from apps.accounts.models import User
 from apps.execution import calendars
@@ -61,6 +62,7 @@ def lead_facts(org, lead: Lead, *, now: datetime, exclude=(), history=None) -> t
             "region": lead.account.region if lead.account else "",
             "local_hour": local.hour,
             "weekday": local.strftime("%a").lower(),
+            "segments": _segment_keys(org, lead),
         }
     )
     rejected = set(exclude)
@@ -84,6 +86,30 @@ def lead_facts(org, lead: Lead, *, now: datetime, exclude=(), history=None) -> t
         account_owner=account_owner,
         previous_owner=previous_owner,
         rejected_by=frozenset(rejected),
+    )
+
+
+def with_segment_keys(queryset, org):
+    """Leads annotated with `segment_keys`, the keys of the segments they (or their account) belong to,
+    so that routing reads them within the statement that reads the lead."""
+    from apps.strategy.models import SegmentMembership
+
+    memberships = SegmentMembership.objects.filter(organization=org).filter(
+        Q(lead_id=OuterRef("pk")) | Q(account_id=OuterRef("account_id"), account_id__isnull=False)
+    )
+    return queryset.annotate(
+        segment_keys=ArraySubquery(memberships.order_by("segment__key").values("segment__key"))
+    )
+
+
+def _segment_keys(org, lead: Lead) -> list[str]:
+    keys = getattr(lead, "segment_keys", None)
+    if keys is not None:
+        return list(keys)
+    if not lead.pk:
+        return []  # a previewed lead is not saved, so it belongs to no segment yet
+    return list(
+        with_segment_keys(Lead.objects.filter(pk=lead.pk), org).values_list("segment_keys", flat=True)[0]
     )
 
 

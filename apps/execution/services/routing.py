@@ -122,7 +122,7 @@ def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
     started = time.perf_counter()
     org = request.organization
     lead = (
-        Lead.objects.select_for_update(of=("self",))
+        facts.with_segment_keys(Lead.objects.select_for_update(of=("self",)), org)
         .select_related("account", "stage")
         .get(pk=request.lead_id, organization=org)
     )

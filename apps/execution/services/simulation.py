@@ -229,7 +229,7 @@ def simulate_period(*, org, start: date, end: date, version=None, limit: int = 5
         version = version_for(org, version)
         rules, fallback = _rules(version)
         leads = list(
-            Lead.objects.for_org(org)
+            facts.with_segment_keys(Lead.objects.for_org(org), org)
             .filter(captured_at__gte=since, captured_at__lt=until, merged_into__isnull=True)
             .select_related("account", "stage")
             .order_by("captured_at", "id")[:limit]

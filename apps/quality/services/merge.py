@@ -241,6 +241,7 @@ def lead_merge(*, org, survivor, merged, field_choices=None, actor=None) -> Merg
     merge.moved = moved
     merge.save(update_fields=["moved", "updated_at"])
     overview_invalidate(org=org)
+    _refresh_segments(org, keep.pk, lose.pk)
     # The caller's instances were loaded before the lock; bring them up to date.
     survivor.refresh_from_db()
     merged.refresh_from_db()
@@ -344,7 +345,16 @@ def merge_undo(*, org, merge: Merge, actor=None) -> Merge:
     }
     merge.save(update_fields=["undone_at", "moved", "updated_at"])
     overview_invalidate(org=org)
+    _refresh_segments(org, keep.pk, lose.pk)
     return merge
+
+
+def _refresh_segments(org, *lead_ids: int) -> None:
+    """Both leads' segment memberships follow the merge: a merged-away lead belongs to none."""
+    from apps.strategy.services import segments
+
+    for lead_id in lead_ids:
+        segments.refresh_lead(org=org, lead_id=lead_id)
 
 
 def _restore_pairs(org, keep, lose, moved: dict) -> None:

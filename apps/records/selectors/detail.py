@@ -140,6 +140,9 @@ def lead_timeline(*, org, lead, stage_events=None, stage_names=None, limit: int 
     from apps.execution.selectors.inbox import lead_routing_timeline  # execution builds on records
 
     entries += lead_routing_timeline(org=org, lead=lead)
+    from apps.execution.journeys.timeline import lead_journey_timeline
+
+    entries += lead_journey_timeline(org=org, lead=lead)
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit] if limit else entries
 

@@ -6,6 +6,9 @@ from django.db import transaction
 
 from apps.accounts import demo as accounts_demo
 from apps.execution import demo as execution_demo
+from apps.execution.demo.campaigns import seed_campaigns
+from apps.execution.demo.handoffs import seed_handoffs
+from apps.execution.demo.journeys import seed_journeys
 from apps.measurement import demo as measurement_demo
 from apps.records import demo as records_demo
 from apps.strategy import demo as strategy_demo
@@ -53,6 +56,52 @@ class Command(BaseCommand):
             self.stdout.write(f"Measurement: {summary} ({time.monotonic() - measured:.1f}s)")
         goals = strategy_demo.seed_goals(org)  # after the rollup: targets start from last quarter's results
         self.stdout.write("Goals: already set, left as they are." if goals is None else f"Goals: {goals}")
+        kpis = strategy_demo.seed_kpi_tree(org)  # after the rollup: targets follow each metric's history
+        self.stdout.write("KPI tree: already built." if kpis is None else f"KPI tree: {kpis} nodes")
+        segments = strategy_demo.seed_segments(org)
+        self.stdout.write("Segments: already set." if segments is None else f"ICP and segments: {segments}")
+        budget = strategy_demo.seed_channel_budget(org)  # after the segments: the ICP gets a line
+        self.stdout.write(
+            "Channel budget: already set." if budget is None else f"Channel budget: {budget} lines"
+        )
+        # After the goals and segments it links to; each skips when its rows exist.
+        with pghistory.context(actor_email="seed_demo"):
+            offers = strategy_demo.seed_positioning(org)
+            programs = strategy_demo.seed_programs(org)
+        self.stdout.write(
+            "Positioning and offers: already set." if offers is None else f"Positioning and offers: {offers}"
+        )
+        self.stdout.write(
+            "Marketing plan: already set." if programs is None else f"Marketing plan: {programs} programs"
+        )
+        with pghistory.context(actor_email="seed_demo"):
+            plans = strategy_demo.seed_plans(org)
+            review = strategy_demo.seed_review(org)  # last: its snapshot reads every part above
+        self.stdout.write("Plans: already saved." if plans is None else f"Plans and scenarios: {plans}")
+        self.stdout.write(
+            "Strategy review: already held." if review is None else f"Strategy review: {review} decisions"
+        )
+        with pghistory.context(actor_email="seed_demo"):
+            handed = seed_handoffs(org)  # after routing: hand-offs go to the reps who own the leads
+        self.stdout.write(
+            "Hand-offs, experiments, playbooks: already set."
+            if handed is None
+            else "Hand-offs, experiments, playbooks: "
+            + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in handed.items())
+        )
+        with pghistory.context(actor_email="seed_demo"):
+            campaigns = seed_campaigns(org)  # after the rollup, segments and programs it links to
+        self.stdout.write(
+            "Campaigns and UTM taxonomy: already set."
+            if campaigns is None
+            else "Campaigns and UTM taxonomy: " + ", ".join(f"{n} {k}" for k, n in campaigns.items())
+        )
+        with pghistory.context(actor_email="seed_demo"):
+            journeys = seed_journeys(org)  # after routing: tasks and alerts go to the leads' owners
+        self.stdout.write(
+            "Journeys: already set." if journeys is None
+            else "Journeys: " + ", ".join(f"{k} {n} enrolments" for k, n in journeys.items())
+        )  # fmt: skip
         self.stdout.write(f"Logins (password for all: {accounts_demo.DEMO_PASSWORD}):")
         for email, _name, role, _team in accounts_demo.PEOPLE:
             self.stdout.write(f"  {role.label:<14} {email}")
