@@ -22,6 +22,25 @@ from .roles import Role
 INVITATION_LIFETIME = timedelta(days=7)
 
 
+def active_member(org, value, *, field: str = "owner", required: str = "") -> Membership | None:
+    """The active member of `org` that `value` (a Membership or an id) names, for a service's input.
+
+    Blank is None, or a ServiceError saying `required` when it is given; anything
+    else that is not an active member of this organisation is refused on `field`.
+    """
+    pk = value.pk if isinstance(value, Membership) else value
+    if pk in (None, ""):
+        if required:
+            raise ServiceError(required, field=field)
+        return None
+    found = (
+        Membership.objects.for_org(org).filter(pk=pk, is_active=True).first() if str(pk).isdigit() else None
+    )
+    if found is None:
+        raise ServiceError("No active member of this organisation has this id.", field=field)
+    return found
+
+
 def user_create(
     *, email: str, password: str | None = None, full_name: str = "", is_staff: bool = False
 ) -> User:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Membership
+from apps.accounts.services import active_member
 from apps.core.errors import ServiceError
 from apps.execution.models import Campaign, CampaignStatus, CampaignTransition, CampaignType
 from apps.measurement.metrics.catalogue import BY_KEY
@@ -85,18 +86,6 @@ TEXT_LIMITS = {
 }
 
 
-def _member(org, value, field: str) -> Membership | None:
-    if value in (None, ""):
-        return None
-    pk = value.pk if isinstance(value, Membership) else value
-    found = (
-        Membership.objects.for_org(org).filter(pk=pk, is_active=True).first() if str(pk).isdigit() else None
-    )
-    if found is None:
-        raise ServiceError("Choose an active member of this organisation.", field=field)
-    return found
-
-
 def _related(org, model, value, field: str):
     if value in (None, ""):
         return None
@@ -130,7 +119,7 @@ def _clean(org, fields: dict) -> dict:
         if name in data:
             data[name] = _related(org, model, data[name], name)
     if "owner" in data:
-        data["owner"] = _member(org, data["owner"], "owner")
+        data["owner"] = active_member(org, data["owner"])
     if "planned_budget" in data and data["planned_budget"] not in (None, ""):
         data["planned_budget"] = Decimal(str(data["planned_budget"]))
         if data["planned_budget"] < 0:
@@ -290,7 +279,11 @@ def campaign_transition(
 
 
 def _triage(org, campaign: Campaign, ops_owner, due_date) -> None:
-    owner = _member(org, ops_owner, "ops_owner") if ops_owner not in (None, "") else campaign.ops_owner
+    owner = (
+        active_member(org, ops_owner, field="ops_owner")
+        if ops_owner not in (None, "")
+        else campaign.ops_owner
+    )
     if owner is None:
         raise ServiceError("Name who in operations builds it.", code="required", field="ops_owner")
     due = due_date or campaign.due_date

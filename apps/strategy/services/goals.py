@@ -30,7 +30,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 
-from apps.accounts.models import Membership, Team
+from apps.accounts.models import Team
+from apps.accounts.services import active_member
 from apps.audit.selectors import audit_actor
 from apps.core.errors import ServiceError
 from apps.measurement import store
@@ -104,18 +105,6 @@ def _target(value) -> Decimal:
     return target.quantize(CENT)
 
 
-def _member(org, value) -> Membership:
-    pk = value.pk if isinstance(value, Membership) else value
-    if pk in (None, ""):
-        raise ServiceError("Name the member who owns this goal.", field="owner")
-    found = (
-        Membership.objects.for_org(org).filter(pk=pk, is_active=True).first() if str(pk).isdigit() else None
-    )
-    if found is None:
-        raise ServiceError("No active member of this organisation has this id.", field="owner")
-    return found
-
-
 def _team(org, value) -> Team | None:
     if value in (None, ""):
         return None
@@ -156,7 +145,7 @@ def _clean(org, values: dict, *, base: dict | None = None) -> dict:
         "fiscal_year": lambda v: _whole(v, field="fiscal_year", low=MIN_YEAR, high=MAX_YEAR, what="a year"),
         "quarter": lambda v: _whole(v, field="quarter", low=1, high=4, what="a quarter"),
         "team": lambda v: _team(org, v),
-        "owner": lambda v: _member(org, v),
+        "owner": lambda v: active_member(org, v, required="Name the member who owns this goal."),
         "target": _target,
         "note": _note,
     }

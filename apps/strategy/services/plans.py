@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from apps.accounts.models import Membership
+from apps.accounts.services import active_member
 from apps.core.errors import ServiceError
 from apps.records.normalize import normalize_text
 from apps.strategy import planning
@@ -60,18 +60,6 @@ def _name(value) -> str:
     return name
 
 
-def _owner(org, value) -> Membership | None:
-    if value in (None, ""):
-        return None
-    pk = value.pk if isinstance(value, Membership) else value
-    found = (
-        Membership.objects.for_org(org).filter(pk=pk, is_active=True).first() if str(pk).isdigit() else None
-    )
-    if found is None:
-        raise ServiceError("No active member of this organisation has this id.", field="owner")
-    return found
-
-
 def _save(plan: SavedPlan) -> SavedPlan:
     try:
         with transaction.atomic():
@@ -99,7 +87,7 @@ def plan_save(
             params=frozen,
             based_on=based_on,
             note=normalize_text(note),
-            owner=_owner(org, owner),
+            owner=active_member(org, owner),
         )
     )
     if primary:
@@ -115,7 +103,7 @@ def plan_update(*, org, plan: SavedPlan, today: datetime.date, **changes) -> Sav
     if "note" in changes:
         plan.note = normalize_text(changes["note"])
     if "owner" in changes:
-        plan.owner = _owner(org, changes["owner"])
+        plan.owner = active_member(org, changes["owner"])
     if "params" in changes:
         frozen, result = frozen_params(org, {**plan.params, **changes["params"]}, today)
         if (result.fiscal_year, result.quarter) != (plan.fiscal_year, plan.quarter) and plan.is_primary:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from apps.accounts.models import Membership
+from apps.accounts.services import active_member
 from apps.audit.selectors import audit_actor
 from apps.core.errors import ServiceError
 from apps.records.normalize import normalize_text
@@ -65,17 +66,9 @@ def _text_list(value, *, field_name: str) -> list[str]:
 
 def member_of(org, value, *, field_name: str = "owner", required: bool = False) -> Membership | None:
     """An active member of `org` named by instance or id; None when blank and not required."""
-    pk = value.pk if isinstance(value, Membership) else value
-    if pk in (None, ""):
-        if required:
-            raise ServiceError("Name the member who owns this.", field=field_name)
-        return None
-    found = (
-        Membership.objects.for_org(org).filter(pk=pk, is_active=True).first() if str(pk).isdigit() else None
+    return active_member(
+        org, value, field=field_name, required="Name the member who owns this." if required else ""
     )
-    if found is None:
-        raise ServiceError("No active member of this organisation has this id.", field=field_name)
-    return found
 
 
 def segment_of(org, value, *, field_name: str = "segment", required: bool = False) -> Segment | None:

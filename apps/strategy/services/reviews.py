@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.accounts.roles import OPERATORS
+from apps.accounts.services import active_member
 from apps.core.errors import ServiceError
 from apps.execution.models import Notification
 from apps.execution.services.notifications import notify
@@ -188,18 +189,6 @@ def snapshot(org, fiscal_year: int, quarter: int, today: datetime.date) -> dict:
 # --- Writes -----------------------------------------------------------------------------------------
 
 
-def _member(org, value, field="owner") -> Membership | None:
-    if value in (None, ""):
-        return None
-    pk = value.pk if isinstance(value, Membership) else value
-    found = (
-        Membership.objects.for_org(org).filter(pk=pk, is_active=True).first() if str(pk).isdigit() else None
-    )
-    if found is None:
-        raise ServiceError("No active member of this organisation has this id.", field=field)
-    return found
-
-
 @transaction.atomic
 def review_hold(
     *, org, today: datetime.date, fiscal_year=None, quarter=None, notes: str = "", created_by=None
@@ -246,7 +235,7 @@ def decision_add(
         review=review,
         text=text,
         rationale=(rationale or "").strip(),
-        owner=_member(org, owner),
+        owner=active_member(org, owner),
         due=due or None,
     )
 

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 
-from apps.accounts.models import Membership
+from apps.accounts.services import active_member
 from apps.core.errors import ServiceError
 from apps.measurement.metrics import engine
 from apps.measurement.metrics.catalogue import BY_KEY
@@ -100,18 +100,6 @@ def _params(org, metric_key: str, value) -> dict:
     return {name: v for name, v in cleaned.items() if v}
 
 
-def _owner(org, value) -> Membership | None:
-    if value in (None, ""):
-        return None
-    pk = value.pk if isinstance(value, Membership) else value
-    found = (
-        Membership.objects.for_org(org).filter(pk=pk, is_active=True).first() if str(pk).isdigit() else None
-    )
-    if found is None:
-        raise ServiceError("No active member of this organisation has this id.", field="owner")
-    return found
-
-
 def _parent(org, value) -> KpiNode | None:
     if value in (None, ""):
         return None
@@ -188,7 +176,7 @@ def _clean(org, values: dict, *, base: dict) -> dict:
         "kind": lambda v: _choice(v, field="kind", choices=KpiKind),
         "direction": lambda v: _choice(v, field="direction", choices=KpiDirection),
         "grain": lambda v: _choice(v, field="grain", choices=KpiGrain),
-        "owner": lambda v: _owner(org, v),
+        "owner": lambda v: active_member(org, v),
         "parent": lambda v: _parent(org, v),
         "position": _position,
     }
