@@ -124,8 +124,55 @@ def build_funnel(org, days: list[datetime.date] | None) -> int:
     """FunnelDay: per event, an entry into its stage and an exit out of the lead's previous one."""
     params = _day_params(org, days)
     _delete("measurement_funnelday", org.pk, days)
+    sql = _funnel_sql(
+        days,
+        scope=_event_scope(days),
+        dims=_DIMS,
+        select=_LEAD_DIMS,
+        join="",
+        table="measurement_funnelday",
+        columns="channel, campaign, owner_id",
+        values="channel, campaign, nullif(owner, 0)",
+    )
+    return _execute(sql, params)
+
+
+def build_funnel_segments(org, days: list[datetime.date] | None, segments: list[int] | None = None) -> int:
+    """FunnelSegmentDay: FunnelDay's counts with the lead's segments as the dimension.
+
+    The funnel's statement over the events of segment members only, each event
+    joined to every lead segment its lead belongs to now (a lead in two
+    segments counts in both). `segments` limits the rebuild to those segments,
+    over `days` or every day."""
+    params = {**_day_params(org, days), "segments": segments}
+    only = "" if segments is None else "AND m.segment_id = ANY(%(segments)s)"
+    where = "m.organization_id = %(org)s" + ("" if days is None else " AND m.day = ANY(%(days)s)")
+    _execute(f"DELETE FROM measurement_funnelsegmentday m WHERE {where} {only}", params)
+    members = f"""
+        AND e.lead_id IN (
+            SELECT m.lead_id FROM strategy_segmentmembership m
+            WHERE m.organization_id = %(org)s AND m.lead_id IS NOT NULL {only}
+        )"""
+    sql = _funnel_sql(
+        days,
+        scope=_event_scope(days) + members,
+        dims="segment",
+        select="m.segment_id AS segment",
+        join=f"JOIN strategy_segmentmembership m ON m.organization_id = %(org)s AND m.lead_id = l.id {only}",
+        table="measurement_funnelsegmentday",
+        columns="segment_id",
+        values="segment",
+    )
+    return _execute(sql, params)
+
+
+def _funnel_sql(
+    days, *, scope: str, dims: str, select: str, join: str, table: str, columns: str, values: str
+):
+    """The funnel statement, grouped by `dims` (selected per event row by `select`, over the lead `l` and
+    whatever `join` adds) and inserted into `table`'s `columns` as `values`."""
     on_days = "TRUE" if days is None else "day = ANY(%(days)s)"
-    sql = f"""
+    return f"""
     WITH ev AS (
         SELECT e.lead_id, e.to_stage, e.from_stage,
                (e.at AT TIME ZONE %(tz)s)::date AS day,
@@ -133,62 +180,62 @@ def build_funnel(org, days: list[datetime.date] | None) -> int:
                extract(epoch FROM e.at - lag(e.at) OVER w) AS seconds,
                row_number() OVER (PARTITION BY e.lead_id, e.to_stage ORDER BY e.at, e.id) AS nth
         FROM records_stageevent e
-        WHERE e.organization_id = %(org)s {_event_scope(days)}
+        WHERE e.organization_id = %(org)s {scope}
         WINDOW w AS (PARTITION BY e.lead_id ORDER BY e.at, e.id)
     ),
     stages AS (
         SELECT key, "order", kind FROM records_lifecyclestage WHERE organization_id = %(org)s
     ),
     d AS (
-        SELECT ev.*, {_LEAD_DIMS}, l.completeness,
+        SELECT ev.*, {select}, l.completeness,
                (ev.prev_stage IS NOT NULL AND cur.kind = 'funnel' AND prev.kind = 'funnel' AND EXISTS (
                     SELECT 1 FROM stages mid
                     WHERE mid.kind = 'funnel' AND mid."order" > prev."order" AND mid."order" < cur."order"
                )) AS skipped
         FROM ev
         JOIN records_lead l ON l.id = ev.lead_id
+        {join}
         LEFT JOIN stages cur ON cur.key = ev.to_stage
         LEFT JOIN stages prev ON prev.key = ev.prev_stage
         WHERE {on_days}
     ),
     entries AS (
-        SELECT day, to_stage AS stage, {_DIMS},
+        SELECT day, to_stage AS stage, {dims},
                count(*) FILTER (WHERE prev_stage IS NULL) AS created,
                coalesce(sum(completeness) FILTER (WHERE prev_stage IS NULL), 0) AS created_completeness,
                count(*) AS entries,
                count(*) FILTER (WHERE nth = 1) AS first_entries,
                count(*) FILTER (WHERE nth > 1) AS reentries,
                count(*) FILTER (WHERE skipped) AS skips
-        FROM d GROUP BY day, to_stage, {_DIMS}
+        FROM d GROUP BY day, to_stage, {dims}
     ),
     exits AS (
-        SELECT day, prev_stage AS stage, {_DIMS},
+        SELECT day, prev_stage AS stage, {dims},
                count(*) AS exits, sum(round(seconds))::bigint AS exit_seconds
-        FROM d WHERE prev_stage IS NOT NULL GROUP BY day, prev_stage, {_DIMS}
+        FROM d WHERE prev_stage IS NOT NULL GROUP BY day, prev_stage, {dims}
     ),
     {
         _sketch(
             "exit_sketches",
             "(SELECT d.*, prev_stage AS stage FROM d) x",
-            f"day, stage, {_DIMS}",
+            f"day, stage, {dims}",
             "seconds",
             "stage IS NOT NULL",
         )
     }
-    INSERT INTO measurement_funnelday (
-        organization_id, created_at, updated_at, day, stage, channel, campaign, owner_id,
+    INSERT INTO {table} (
+        organization_id, created_at, updated_at, day, stage, {columns},
         created, created_completeness, entries, first_entries, reentries, skips,
         exits, exit_seconds, exit_sketch
     )
-    SELECT %(org)s, %(now)s, %(now)s, day, stage, channel, campaign, nullif(owner, 0),
+    SELECT %(org)s, %(now)s, %(now)s, day, stage, {values},
            coalesce(n.created, 0), coalesce(n.created_completeness, 0), coalesce(n.entries, 0),
            coalesce(n.first_entries, 0), coalesce(n.reentries, 0), coalesce(n.skips, 0),
            coalesce(x.exits, 0), coalesce(x.exit_seconds, 0), coalesce(s.sk, '{{}}'::jsonb)
     FROM entries n
-    FULL JOIN exits x USING (day, stage, {_DIMS})
-    LEFT JOIN exit_sketches s USING (day, stage, {_DIMS})
+    FULL JOIN exits x USING (day, stage, {dims})
+    LEFT JOIN exit_sketches s USING (day, stage, {dims})
     """
-    return _execute(sql, params)
 
 
 def _funnel_stages(org) -> list[str]:

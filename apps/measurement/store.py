@@ -22,6 +22,7 @@ from .models import (
     CohortDay,
     FunnelChannelDay,
     FunnelDay,
+    FunnelSegmentDay,
     OpportunityDay,
     ResponseDay,
     SpendEntry,
@@ -43,9 +44,18 @@ TABLES = {
 COARSE = {"funnel": FunnelChannelDay, "cohort": CohortChannelDay}
 COARSE_KEYS = {"channel", "channel__in", "stage", "from_stage", "to_stage"}
 
+# Copies keyed by a dimension the detailed table lacks: the only table a query grouped by it can read.
+BY_DIMENSION = {("funnel", "segment"): FunnelSegmentDay}
+
 # The column behind each dimension a report can group by, per fact table.
 DIMENSIONS = {
-    "funnel": {"channel": "channel", "campaign": "campaign", "owner": "owner_id", "stage": "stage"},
+    "funnel": {
+        "channel": "channel",
+        "campaign": "campaign",
+        "owner": "owner_id",
+        "stage": "stage",
+        "segment": "segment_id",
+    },
     "cohort": {"channel": "channel", "campaign": "campaign", "owner": "owner_id"},
     "opportunity": {"channel": "channel", "campaign": "campaign", "owner": "owner_id", "type": "type"},
     "response": {
@@ -111,6 +121,8 @@ def _label(window: Window, day: datetime.date) -> datetime.date:
 
 def _model(table: str, group_by: str | None, where: dict):
     """The fact table to read: the coarse copy when neither the grouping nor a filter needs more."""
+    if (table, group_by) in BY_DIMENSION:
+        return BY_DIMENSION[table, group_by]
     coarse = COARSE.get(table)
     if coarse and group_by in (None, "channel", "stage") and set(where) <= COARSE_KEYS:
         return coarse

@@ -16,6 +16,9 @@ from .. import sketch, store
 from ..models import PAID_TYPES, MeasurementSettings
 
 LEAD_DIMS = ("channel", "campaign", "owner")
+# Counts of stage entries can also be split by lead segment (FunnelSegmentDay); a lead in two segments
+# counts in both.
+FUNNEL_COUNT_DIMS = (*LEAD_DIMS, "segment")
 OPPORTUNITY_DIMS = ("channel", "campaign", "owner", "type")
 RESPONSE_DIMS = ("channel", "campaign", "owner")
 SPEND_DIMS = ("channel", "campaign")
@@ -356,22 +359,22 @@ MODEL = (
 METRICS: list[Metric] = [
     Metric(
         "leads", "Leads", "New leads captured: each lead counts once, on the local day it was created.",
-        "count of leads created", "count", "higher", LEAD_DIMS, ("stage events (creation)",), leads,
+        "count of leads created", "count", "higher", FUNNEL_COUNT_DIMS, ("stage events (creation)",), leads,
         group="Funnel volume",
     ),
     Metric(
         "mqls", "MQLs", "Leads entering the MQL stage for the first time; a re-entry after recycling does "
-        "not count again.", "count of first entries into MQL", "count", "higher", LEAD_DIMS,
+        "not count again.", "count of first entries into MQL", "count", "higher", FUNNEL_COUNT_DIMS,
         ("stage events",), stage_first_entries("mql"), group="Funnel volume",
     ),
     Metric(
         "sals", "SALs", "Leads sales accepted (entering SAL) for the first time.",
-        "count of first entries into SAL", "count", "higher", LEAD_DIMS, ("stage events",),
+        "count of first entries into SAL", "count", "higher", FUNNEL_COUNT_DIMS, ("stage events",),
         stage_first_entries("sal"), group="Funnel volume",
     ),
     Metric(
         "sqls", "SQLs", "Leads entering SQL for the first time.", "count of first entries into SQL", "count",
-        "higher", LEAD_DIMS, ("stage events",), stage_first_entries("sql"), group="Funnel volume",
+        "higher", FUNNEL_COUNT_DIMS, ("stage events",), stage_first_entries("sql"), group="Funnel volume",
     ),
     Metric(
         "opportunities_created", "Opportunities created", "Opportunities by their created date.",
@@ -398,7 +401,7 @@ METRICS: list[Metric] = [
         "from-stage in this period, as many as first entered the to-stage in the same period, as a share: "
         "volumes of one period set against each other, whoever they are.",
         "first entries into to-stage ÷ first entries into from-stage, same period", "percent", "higher",
-        LEAD_DIMS, ("stage events",), conversion_period, STAGE_PAIR, group="Conversion and velocity",
+        FUNNEL_COUNT_DIMS, ("stage events",), conversion_period, STAGE_PAIR, group="Conversion and velocity",
     ),
     Metric(
         "stage_conversion_cohort", "Stage conversion (cohort)", "Of the leads that first entered the "

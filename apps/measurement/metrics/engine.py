@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from apps.accounts.models import Membership
+from apps.strategy.models import Segment
 
 from .. import store
 from .catalogue import BY_KEY, Metric, Query
@@ -161,7 +162,7 @@ def _group_value(value):
 
 
 def _labels(org, group_by, series) -> dict:
-    """Readable names for group values: member names for owners, "(none)" for blanks."""
+    """Readable names for group values: member names for owners, segment names, "(none)" for blanks."""
     if not group_by:
         return {}
     groups = {_group_value(g) for g in series.index.get_level_values("group")} if len(series) else set()
@@ -170,4 +171,6 @@ def _labels(org, group_by, series) -> dict:
         ids = [g for g in groups if g]
         for member in Membership.objects.for_org(org).filter(pk__in=ids).select_related("user"):
             labels[member.pk] = member.user.display_name
+    if group_by == "segment":
+        labels.update(Segment.objects.for_org(org).filter(pk__in=groups).values_list("pk", "name"))
     return labels

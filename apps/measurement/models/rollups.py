@@ -90,6 +90,33 @@ class FunnelChannelDay(OrgOwned):
         indexes = [models.Index(fields=["organization", "day", "stage"], name="funnelchday_org_day_idx")]
 
 
+class FunnelSegmentDay(OrgOwned):
+    """FunnelDay by lead segment instead of channel: what a report grouped by segment reads.
+
+    Membership is the lead's as it is now (like every other dimension): a lead
+    counts under each segment it belongs to when the row is built, so a lead in
+    two segments counts in both and the segments do not add up to the total.
+    Leads in no segment have no row. Rebuilt with the funnel for its dirty
+    days, and whole for a segment recomputed since the last run (see
+    apps.measurement.services.rollup)."""
+
+    day = models.DateField()
+    segment = models.ForeignKey("strategy.Segment", on_delete=models.CASCADE, related_name="+")
+    stage = models.CharField(max_length=40)
+    created = models.PositiveIntegerField(default=0)
+    created_completeness = models.FloatField(default=0)
+    entries = models.PositiveIntegerField(default=0)
+    first_entries = models.PositiveIntegerField(default=0)
+    reentries = models.PositiveIntegerField(default=0)
+    skips = models.PositiveIntegerField(default=0)
+    exits = models.PositiveIntegerField(default=0)
+    exit_seconds = models.BigIntegerField(default=0)
+    exit_sketch = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day", "stage"], name="funnelsegday_org_day_idx")]
+
+
 class CohortChannelDay(OrgOwned):
     """CohortDay summed over owners and campaigns."""
 

@@ -4,7 +4,7 @@ A run finds the days whose facts may have changed since the last one (the
 watermark), recomputes exactly those days, and moves the watermark. Each fact
 table has its own dirty days, because each depends on different rows:
 
-- funnel (and its by-channel copy): a day's rows depend on that day's events
+- funnel (and its by-channel and by-segment copies): a day's rows depend on that day's events
   and, through the previous stage and the count of earlier entries, on the
   lead's earlier events. A stage event written since the watermark therefore
   changes the funnel rows of its lead's events at or after its own instant
@@ -21,6 +21,16 @@ table has its own dirty days, because each depends on different rows:
 - touches: the days of the touchpoints written since;
 - explicit DirtyDay rows (a stage redefinition, a merge) are dirty for every
   table whatever the watermark says.
+
+The by-segment funnel also depends on segment membership, which a full
+recompute of a segment may change on any day: the run rebuilds, over every
+day, the lead segments recomputed since the watermark (`recomputed_at`). The
+recompute itself writes no facts, so it takes no lock and never races a run,
+and the segment facts stay as fresh as the rest (as of the last run). The
+nightly recompute touches every segment, so in practice each night rebuilds
+the segment facts whole, in one statement over the members' events only.
+Membership kept on a lead's write needs nothing more: the write stamps the
+lead, whose funnel days are dirty anyway.
 
 Opportunities are few, so their facts are rebuilt whole on every run;
 attribution rebuilds the created days of the opportunities whose credit may
@@ -41,6 +51,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from apps.strategy.models import Segment, SegmentObject
 
 from .. import facts
 from ..attribution import compute as attribution
@@ -76,7 +88,11 @@ def _unlock(org) -> None:
 # The fact builders of each table with its own dirty days, in order (a by-channel copy reads the facts
 # built before it). Names, not functions: looked up on `facts` when called.
 BUILDERS = {
-    "funnel": (("funnel", "build_funnel"), ("funnel by channel", "build_funnel_channels")),
+    "funnel": (
+        ("funnel", "build_funnel"),
+        ("funnel by channel", "build_funnel_channels"),
+        ("funnel by segment", "build_funnel_segments"),
+    ),
     "cohorts": (("cohorts", "build_cohorts"), ("cohorts by channel", "build_cohort_channels")),
     "responses": (("responses", "build_responses"),),
     "touches": (("touches", "build_touches"),),
@@ -149,6 +165,12 @@ def dirty_days(org, since: datetime.datetime) -> list[datetime.date]:
     return sorted(set().union(*dirty_days_by_table(org, since).values()))
 
 
+def recomputed_segments(org, since: datetime.datetime) -> list[int]:
+    """Ids of the lead segments whose membership was recomputed in full since `since`."""
+    recomputed = Segment.objects.for_org(org).filter(object_type=SegmentObject.LEAD, recomputed_at__gte=since)
+    return sorted(recomputed.values_list("pk", flat=True))
+
+
 def mark_dirty(org, days, reason: str = "") -> None:
     """Have the next run recompute these days whatever changed (or did not) since the watermark."""
     DirtyDay.objects.bulk_create(
@@ -214,6 +236,7 @@ def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupR
         steps = [
             ("funnel", lambda: facts.build_funnel(org, None)),
             ("funnel by channel", lambda: facts.build_funnel_channels(org, None)),
+            ("funnel by segment", lambda: facts.build_funnel_segments(org, None)),
             ("cohorts", lambda: facts.build_cohorts(org, None)),
             ("cohorts by channel", lambda: facts.build_cohort_channels(org, None)),
             ("responses", lambda: facts.build_responses(org, None)),
@@ -247,6 +270,11 @@ def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupR
                 rows[name] = rows.get(name, 0) + count
         done += len(batch)
         _progress(state, progress, done, len(days))
+    recomputed = recomputed_segments(org, since_watermark)
+    if recomputed:
+        with transaction.atomic():
+            built = facts.build_funnel_segments(org, None, recomputed)
+        rows["funnel by segment"] = rows.get("funnel by segment", 0) + built
     with transaction.atomic():
         rows["opportunities"] = facts.build_opportunities(org)
     # Attribution is keyed by the opportunity's created day, not by the day of what changed: rebuild the

@@ -141,7 +141,8 @@ def _chart(result: engine.Result) -> str | None:
         by_key = {(row["period"], row["group_label"]): row["value"] for row in result.rows}
         for label in sorted({str(row["group_label"]) for row in result.rows}):
             series[label] = [by_key.get((p, label)) for p in periods]
-        additive = result.metric.unit in ("count", "currency")
+        # Stacked bars add up to the total; segments overlap (a lead can be in several), so side by side.
+        additive = result.metric.unit in ("count", "currency") and result.group_by != "segment"
         return bar_chart(title="", x=periods, series=series, y_title=unit, stacked=additive)
     series = {result.metric.name: [row["value"] for row in result.rows]}
     if result.compare:
