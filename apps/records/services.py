@@ -358,7 +358,7 @@ def lead_update(
         )
     else:
         lead_apply_stage_rules(org=org, lead=lead, actor=actor)
-    _refresh_segments(org, lead=lead)
+        _refresh_segments(org, lead=lead)  # lead_change_stage refreshes them itself
     if lead.owner_id is None:
         from apps.execution.services.routing import routing_retry_held
 

@@ -225,7 +225,8 @@ class _BatchContext:
         template_ids = {
             s["email"]["template"] for e in enrollments for s in e.version.steps if s["type"] == "email"
         }
-        self.templates = EmailTemplate.objects.in_bulk(template_ids)
+        org_ids = {e.organization_id for e in enrollments}
+        self.templates = EmailTemplate.objects.filter(organization_id__in=org_ids).in_bulk(template_ids)
         emails = {(e.organization_id, e.lead.email) for e in enrollments if e.lead.email}
         self.suppressed = set()
         if emails:
@@ -246,14 +247,14 @@ class _BatchContext:
 
 def _run_step(enrollment, step, now, context) -> Outcome | None:
     runner = RUNNERS[step["type"]]
-    if step["type"] in PURE_STEPS:
-        return runner(enrollment, step[step["type"]], now, context)
-    # Services read and write the whole lead: load it, not the claim's few fields.
-    enrollment.lead = Lead.objects.select_related("stage", "owner__user").get(pk=enrollment.lead_id)
     try:
+        if step["type"] in PURE_STEPS:  # they write nothing themselves: no savepoint needed
+            return runner(enrollment, step[step["type"]], now, context)
+        # Services read and write the whole lead: load it, not the claim's few fields.
+        enrollment.lead = Lead.objects.select_related("stage", "owner__user").get(pk=enrollment.lead_id)
         with transaction.atomic():  # a savepoint: a failing step leaves nothing behind
             return runner(enrollment, step[step["type"]], now, context)
-    except Exception as exc:
+    except Exception as exc:  # one bad step fails its enrolment, never the whole batch
         enrollment.attempts += 1
         enrollment.last_error = f"{type(exc).__name__}: {exc}"[:500]
         if enrollment.attempts >= MAX_ATTEMPTS:
@@ -269,7 +270,7 @@ def _run_step(enrollment, step, now, context) -> Outcome | None:
 def _email(enrollment, config, now, context) -> Outcome:
     lead = enrollment.lead
     template = context.templates.get(config["template"])
-    if template is None:
+    if template is None or template.organization_id != enrollment.organization_id:
         return Outcome(StepRunStatus.SKIPPED, {"reason": "template deleted"})
     if not lead.email:
         return Outcome(StepRunStatus.SKIPPED, {"reason": "no e-mail address"})

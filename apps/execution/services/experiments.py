@@ -193,6 +193,8 @@ def pick(experiment: Experiment, lead_id: int) -> str:
 
 def assign(experiment: Experiment, lead, *, at: datetime | None = None) -> str | None:
     """The variant `lead` gets (recorded once); None for a draft. See the module docstring."""
+    if lead.organization_id != experiment.organization_id:
+        raise ServiceError("No such lead in this organisation.", field="lead")
     if experiment.status == ExperimentStatus.DRAFT:
         return None
     if experiment.status == ExperimentStatus.STOPPED:

@@ -391,16 +391,26 @@ def handoffs_create_missed(*, now: datetime) -> int:
     handed = Handoff.objects.filter(
         kind=HandoffKind.MARKETING_TO_SALES, lead=OuterRef("lead"), created_at__gte=OuterRef("at")
     )
-    events = StageEvent.objects.filter(
-        ~Exists(handed), from_stage="mql", to_stage="sal", at__gte=now - MISSED_LOOKBACK
-    ).select_related("organization")
+    # Every organisation on purpose: this is the safety net behind each one's on-commit task.
+    events = (
+        StageEvent.objects.filter(
+            ~Exists(handed), from_stage="mql", to_stage="sal", at__gte=now - MISSED_LOOKBACK
+        )
+        .select_related("organization")
+        .order_by("at", "pk")
+    )
     for event in events[:SWEEP_BATCH]:
         created += handoff_for_stage_event(org=event.organization, event_id=event.pk) is not None
-    wins = Opportunity.objects.filter(
-        status=Opportunity.Status.WON,
-        updated_at__gte=now - MISSED_LOOKBACK,
-        close_date__gte=timezone.localdate(now) - RECENT_WIN,
-    ).exclude(handoffs__kind=HandoffKind.SALES_TO_SUCCESS)
+    wins = (
+        Opportunity.objects.filter(
+            status=Opportunity.Status.WON,
+            updated_at__gte=now - MISSED_LOOKBACK,
+        )
+        .filter(  # no close date counts as recent, as in _recent_win
+            Q(close_date__isnull=True) | Q(close_date__gte=timezone.localdate(now) - RECENT_WIN)
+        )
+        .exclude(handoffs__kind=HandoffKind.SALES_TO_SUCCESS)
+    )
     for opportunity in wins.select_related("organization")[:SWEEP_BATCH]:
         created += handoff_for_won(org=opportunity.organization, opportunity_id=opportunity.pk) is not None
     return created

@@ -31,8 +31,3 @@ def record_of(obj, object_type: str, *, touches_30d: int = 0, touches_90d: int =
 
 def fit_score(rules: list[dict], record: dict) -> int:
     return sum(rule["points"] for rule in rules if conditions.matches(rule["conditions"], record))
-
-
-def is_member(segment, record: dict) -> tuple[bool, int]:
-    score = fit_score(segment.rules, record)
-    return score >= segment.threshold, score

@@ -358,7 +358,7 @@ def programs_between(*, org, start: datetime.date, end: datetime.date):
     return (
         Program.objects.for_org(org)
         .filter(start__lte=end, end__gte=start)
-        .select_related("owner__user", "segment", "offer", "goal")
+        .select_related("owner__user", "segment", "offer", "goal__team")
         .prefetch_related("depends_on", "budget_lines", "targets")
         .order_by("start", "name", "id")
     )

@@ -6,6 +6,7 @@ it was held (apps.strategy.services.reviews), never today's numbers.
 """
 
 from django.contrib import messages
+from django.db.models import Count
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -29,7 +30,9 @@ def reviews_page(request):
         request,
         "strategy/reviews.html",
         {
-            "reviews": StrategyReview.objects.for_org(org).select_related("created_by__user"),
+            "reviews": StrategyReview.objects.for_org(org)
+            .select_related("created_by__user")
+            .annotate(decision_count=Count("decisions")),
             "due": services.is_due(org, today),
             "days_since": services.days_since_last(org, today),
             "due_after": services.DUE_AFTER_DAYS,
