@@ -128,6 +128,13 @@ def send_claimed(email_ids: list[int]) -> int:
     """Send leased e-mails; each is stamped sent right after the server accepts it."""
     sent = 0
     for email in OutboundEmail.objects.filter(pk__in=email_ids, sent_at__isnull=True).order_by("pk"):
+        # Renew the lease right before sending, on the lease this sender read: a batch slower than
+        # SEND_LEASE keeps what it still holds, and a row another sender took over is left to it.
+        renewed = OutboundEmail.objects.filter(
+            pk=email.pk, sent_at__isnull=True, claimed_at=email.claimed_at
+        ).update(claimed_at=timezone.now())
+        if not renewed:
+            continue
         message = EmailMessage(
             subject=email.subject,
             body=email.body,

@@ -12,10 +12,9 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts.models import Membership
+from apps.accounts.services import active_member
 from apps.core.api.serializers import StrictSerializer
 from apps.core.api.viewsets import OrgScopedViewSet
-from apps.core.errors import ServiceError
 from apps.strategy.models import Segment, SegmentMembership, SegmentObject
 from apps.strategy.segments import comparison
 from apps.strategy.services import segments as services
@@ -81,11 +80,8 @@ class SegmentViewSet(
     serializer_class = SegmentOutput
 
     def _values(self, data: dict) -> dict:
-        if "owner" in data and data["owner"] is not None:
-            owner = Membership.objects.for_org(self.org).filter(pk=data["owner"]).first()
-            if owner is None:
-                raise ServiceError("No such member in this organisation.", field="owner")
-            data["owner"] = owner
+        if "owner" in data:
+            data["owner"] = active_member(self.org, data["owner"])
         return data
 
     @extend_schema(request=SegmentInput, responses={201: SegmentOutput})
