@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "apps.strategy",
     "apps.execution",
     "apps.measurement",
+    "apps.governance",
 ]
 
 MIDDLEWARE = [
