@@ -47,7 +47,9 @@ class OperatingReview(OrgOwned):
             models.UniqueConstraint(
                 fields=["organization", "kind", "period_start"], name="operating_review_one_per_period"
             ),
-            models.CheckConstraint(condition=Q(period_end__gte=models.F("period_start")), name="review_period"),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")), name="review_period"
+            ),
             models.CheckConstraint(
                 condition=Q(status="planned") | Q(held_on__isnull=False), name="review_held_on_when_held"
             ),
