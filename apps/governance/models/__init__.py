@@ -1,7 +1,7 @@
 """Governance: the operating reviews where a team decides, and the change requests that alone may
 change the operating model (stages, routing, SLAs, metric definitions, the KPI tree)."""
 
-from .changes import ChangeRequest, ChangeStatus, ChangeSubject
+from .changes import ChangeRequest, ChangeStatus, ChangeSubject, GovernanceSettings
 from .reviews import ActionItem, ActionStatus, AgendaItem, AgendaSource, Decision, OperatingReview, ReviewKind
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "ChangeStatus",
     "ChangeSubject",
     "Decision",
+    "GovernanceSettings",
     "OperatingReview",
     "ReviewKind",
 ]

@@ -66,3 +66,19 @@ class ChangeRequest(OrgOwned):
 
     def __str__(self):
         return self.title
+
+
+class GovernanceSettings(OrgOwned):
+    """Whether the operating model is under change control: when it is, stage definitions, routing
+    policies, SLA policies, metric settings and the KPI tree change only through applied change requests."""
+
+    change_control = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "governance settings"
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="governance_settings_one_per_org")
+        ]
+
+    def __str__(self):
+        return f"Governance settings ({'change control' if self.change_control else 'direct edits'})"
