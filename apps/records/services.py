@@ -8,8 +8,10 @@ through `lead_change_stage`, which appends a StageEvent.
 
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -684,11 +686,40 @@ def touchpoint_upsert(*, org, **fields):
     if external_id:
         existing = Touchpoint.objects.for_org(org).filter(external_id=external_id).first()
         if existing is not None:
+            before = _touch_facts(existing)
             for key, value in fields.items():
                 setattr(existing, key, value)
             existing.save()
+            if _touch_facts(existing) != before:
+                _touchpoint_moved(org, before, _touch_facts(existing))
             return existing, False
     return touchpoint_create(org=org, **fields), True
+
+
+def _touch_facts(touchpoint: Touchpoint) -> tuple:
+    """What the rollups read of a touchpoint: when, whose, and its channel and campaign."""
+    return (
+        touchpoint.occurred_at,
+        touchpoint.lead_id,
+        touchpoint.account_id,
+        touchpoint.channel,
+        touchpoint.utm_campaign,
+    )
+
+
+def _touchpoint_moved(org, before: tuple, after: tuple) -> None:
+    """An edited touchpoint changes the touch facts of its old and its new day, and the attribution of
+    the opportunities of its person and account, before and after. The rollups find new touchpoints by
+    when they were written, not edited ones, so those days are named for the next run."""
+    from apps.measurement.services import rollup
+
+    zone = ZoneInfo(org.time_zone)
+    days = {timezone.localdate(parse_when(facts[0]), zone) for facts in (before, after)}
+    leads = {facts[1] for facts in (before, after)} - {None}
+    accounts = {facts[2] for facts in (before, after)} - {None}
+    related = Q(primary_contact_id__in=leads) | Q(account_id__in=accounts)
+    days |= set(Opportunity.objects.for_org(org).filter(related).values_list("created_date", flat=True))
+    rollup.mark_dirty(org, days, reason="touchpoint edited")
 
 
 def parse_when(value) -> datetime | None:

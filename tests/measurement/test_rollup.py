@@ -486,6 +486,59 @@ def test_each_fact_table_has_its_own_dirty_days(org, world):
     assert facts_of(org) == incremental
 
 
+def test_an_edited_touchpoint_dirties_its_old_and_new_day_and_its_opportunities(org, world):
+    records.touchpoint_create(
+        org=org, lead=world.a, channel=PS, utm_campaign="spring", occurred_at=utc(9, 9), external_id="T-9"
+    )
+    rollup.rollup(org, full=True)
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+
+    # Sent again unchanged: nothing to recompute.
+    records.touchpoint_upsert(org=org, external_id="T-9", lead=world.a, occurred_at=utc(9, 9))
+    assert rollup.dirty_days(org, mark) == []
+
+    # The CRM re-sends it dated the 3rd: the 9th loses a touch, the 3rd gains one, and A's deals (the
+    # reopened one created on the 5th, the lost one on the 6th) may credit it differently.
+    _, created = records.touchpoint_upsert(org=org, external_id="T-9", lead=world.a, occurred_at=utc(3, 9))
+    assert not created
+    assert rollup.dirty_days(org, mark) == [march(3), march(5), march(6), march(9)]
+
+    rollup.rollup(org)
+    assert march(9) not in {day for day, _, _ in touches(org)}
+    assert touches(org)[march(3), PS, "spring"] == (1, 1)
+    incremental = facts_of(org)
+    rollup.rollup(org, full=True)
+    assert facts_of(org) == incremental
+
+
+def test_a_merge_and_its_undo_dirty_every_day_of_both_leads(org, world):
+    from apps.quality.services.merge import lead_merge, merge_undo
+
+    rollup.rollup(org, full=True)
+    assert touches(org)[march(1), PS, "spring"] == (3, 2)  # A twice, D once
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+
+    merge = lead_merge(org=org, survivor=world.a, merged=world.d)
+    # A's days and D's: stage events, touchpoints (the 1st), assignments and opportunities' creation.
+    assert {march(1), march(2), march(3), march(6)} <= set(rollup.dirty_days(org, mark))
+    rollup.rollup(org)
+    assert touches(org)[march(1), PS, "spring"] == (3, 1)  # one person now
+    incremental = facts_of(org)
+    rollup.rollup(org, full=True)
+    assert facts_of(org) == incremental
+
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+    merge_undo(org=org, merge=merge)
+    rollup.rollup(org)
+    assert touches(org)[march(1), PS, "spring"] == (3, 2)
+    incremental = facts_of(org)
+    rollup.rollup(org, full=True)
+    assert facts_of(org) == incremental
+
+
 # --- Local days and DST --------------------------------------------------------------------------
 
 

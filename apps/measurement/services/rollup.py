@@ -19,8 +19,10 @@ table has its own dirty days, because each depends on different rows:
 - responses: the offer days of assignments (or SLA timers) changed since, and
   of an edited lead's assignments;
 - touches: the days of the touchpoints written since;
-- explicit DirtyDay rows (a stage redefinition, a merge) are dirty for every
-  table whatever the watermark says.
+- explicit DirtyDay rows are dirty for every table whatever the watermark says:
+  an edited touchpoint names its old and new day and its opportunities' days
+  (records.services.touchpoint_upsert), a merge and its undo every day of both
+  leads (`mark_leads_dirty`).
 
 The by-segment funnel also depends on segment membership, which a full
 recompute of a segment may change on any day: the run rebuilds, over every
@@ -177,6 +179,36 @@ def mark_dirty(org, days, reason: str = "") -> None:
         [DirtyDay(organization=org, day=day, reason=reason[:200]) for day in set(days)],
         ignore_conflicts=True,
     )
+
+
+LEAD_DAYS_SQL = """
+INSERT INTO measurement_dirtyday (organization_id, created_at, updated_at, day, reason)
+SELECT %(org)s, now(), now(), day, %(reason)s FROM (
+    SELECT (at AT TIME ZONE %(tz)s)::date AS day FROM records_stageevent
+    WHERE organization_id = %(org)s AND lead_id = ANY(%(leads)s)
+    UNION
+    SELECT (occurred_at AT TIME ZONE %(tz)s)::date FROM records_touchpoint
+    WHERE organization_id = %(org)s AND lead_id = ANY(%(leads)s)
+    UNION
+    SELECT (offered_at AT TIME ZONE %(tz)s)::date FROM execution_assignment
+    WHERE organization_id = %(org)s AND lead_id = ANY(%(leads)s)
+    UNION
+    SELECT created_date FROM records_opportunity
+    WHERE organization_id = %(org)s AND primary_contact_id = ANY(%(leads)s)
+) days
+ON CONFLICT (organization_id, day) DO NOTHING
+"""
+
+
+def mark_leads_dirty(org, lead_ids, reason: str = "") -> None:
+    """Have the next run recompute every day holding a fact of these leads: their stage events,
+    touchpoints, assignments and the creation of their opportunities. For changes the watermark cannot
+    see, such as a merge re-pointing rows, or its undo restoring a lead's old timestamps."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            LEAD_DAYS_SQL,
+            {"org": org.pk, "tz": org.time_zone, "leads": list(lead_ids), "reason": reason[:200]},
+        )
 
 
 def _build_days(org, by_table: dict[str, list[datetime.date]], batch: list[datetime.date]) -> dict[str, int]:

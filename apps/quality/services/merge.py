@@ -41,6 +41,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.core.errors import ServiceError
+from apps.measurement.services import rollup
 from apps.quality import survivorship
 from apps.quality.cache import overview_invalidate
 from apps.quality.survivorship import MERGED
@@ -242,6 +243,7 @@ def lead_merge(*, org, survivor, merged, field_choices=None, actor=None) -> Merg
     merge.save(update_fields=["moved", "updated_at"])
     overview_invalidate(org=org)
     _refresh_segments(org, keep.pk, lose.pk)
+    rollup.mark_leads_dirty(org, [keep.pk, lose.pk], reason="lead merge")
     # The caller's instances were loaded before the lock; bring them up to date.
     survivor.refresh_from_db()
     merged.refresh_from_db()
@@ -346,6 +348,7 @@ def merge_undo(*, org, merge: Merge, actor=None) -> Merge:
     merge.save(update_fields=["undone_at", "moved", "updated_at"])
     overview_invalidate(org=org)
     _refresh_segments(org, keep.pk, lose.pk)
+    rollup.mark_leads_dirty(org, [keep.pk, lose.pk], reason="lead merge undone")
     return merge
 
 
