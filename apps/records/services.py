@@ -677,6 +677,7 @@ def touchpoint_create(*, org, **fields) -> Touchpoint:
         touchpoint.channel = channel_for(org, touchpoint.source, touchpoint.utm_source, touchpoint.utm_medium)
     touchpoint.occurred_at = fields.get("occurred_at") or timezone.now()
     touchpoint.save()
+    _touch_segments(org, touchpoint)
     return touchpoint
 
 
@@ -692,8 +693,16 @@ def touchpoint_upsert(*, org, **fields):
             existing.save()
             if _touch_facts(existing) != before:
                 _touchpoint_moved(org, before, _touch_facts(existing))
+                _touch_segments(org, existing)
             return existing, False
     return touchpoint_create(org=org, **fields), True
+
+
+def _touch_segments(org, touchpoint: Touchpoint) -> None:
+    """Segments scoring touches in the last 30 or 90 days follow each touchpoint of their records."""
+    from apps.strategy.services import segments
+
+    segments.refresh_on_touch(org=org, lead_id=touchpoint.lead_id, account_id=touchpoint.account_id)
 
 
 def _touch_facts(touchpoint: Touchpoint) -> tuple:

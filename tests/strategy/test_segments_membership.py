@@ -68,6 +68,36 @@ def test_an_account_write_updates_its_own_memberships_and_its_leads(org, emea, l
     assert member_ids(large_accounts) == {(None, account.pk)}
 
 
+def test_touchpoints_move_segments_that_score_recent_touches(org, emea, large_accounts):
+    engaged = services.segment_create(
+        org=org,
+        key="engaged",
+        name="Engaged",
+        threshold=2,
+        rules=[rule("Active", 2, "touches_30d", "gte", 2)],
+    )
+    busy = services.segment_create(
+        org=org, key="busy", name="Busy accounts", object_type="account", threshold=1,
+        rules=[rule("Active", 1, "touches_90d", "gte", 1)],
+    )  # fmt: skip
+    account = records.account_create(org=org, name="Acme", domain="acme.test")
+    lead = records.lead_create(org=org, email="jo@acme.test")
+    records.touchpoint_create(org=org, lead=lead, source="Webinar")
+    assert member_ids(engaged) == set()
+    assert member_ids(busy) == {(None, account.pk)}  # the lead's touchpoint is its account's too
+
+    records.touchpoint_create(org=org, lead=lead, source="Webinar")
+    assert member_ids(engaged) == {(lead.pk, None)}
+
+
+def test_touchpoints_cost_nothing_where_no_rule_reads_touches(org, emea, large_accounts):
+    lead = records.lead_create(org=org, email="jo@example.test", country="FR")
+    records.touchpoint_create(org=org, lead=lead, source="Webinar")  # the statements are cached now
+    with CaptureQueriesContext(connection) as captured:
+        services.refresh_on_touch(org=org, lead_id=lead.pk, account_id=None)
+    assert captured.captured_queries == []
+
+
 def test_a_write_costs_one_statement_with_segments_and_none_without(org, emea):
     lead = records.lead_create(org=org, email="jo@example.test", country="FR")
     with CaptureQueriesContext(connection) as captured:

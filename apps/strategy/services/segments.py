@@ -3,7 +3,7 @@
 Membership is written by one SQL statement per segment (a full recompute: on
 create and edit, on "recompute now" and nightly) and by one statement per
 record write covering all the organisation's segments of its type
-(`refresh_lead`, `refresh_account`, called by apps.records.services). The
+(`refresh_lead`, `refresh_account`, `refresh_on_touch`, called by apps.records.services). The
 per-write statement is compiled once and kept in the cache, so a write costs
 nothing at all in SQL when the organisation has no segments; any change to a
 segment drops the cached statement. The statement joins the segments table, so
@@ -35,7 +35,8 @@ def forget_statements(org_id: int) -> None:
 
 
 def _statements(org_id: int) -> dict:
-    """{"lead": ..., "lead_by_account": ..., "account": ...}: (sql, params) or None each."""
+    """{"lead", "lead_by_account", "account", "lead_on_touch", "account_on_touch"}: (sql, params) or None
+    each."""
     cached = cache.get(_cache_key(org_id))
     if cached is not None:
         return cached
@@ -44,6 +45,8 @@ def _statements(org_id: int) -> dict:
     leads = [s for s in segments if s.object_type == SegmentObject.LEAD]
     accounts = [s for s in segments if s.object_type == SegmentObject.ACCOUNT]
     reads_account = [s for s in leads if "a" in fields.joins_of([s.rules], fields.LEAD)]
+    lead_touches = any("tp" in fields.joins_of([s.rules], fields.LEAD) for s in leads)
+    account_touches = any("tp" in fields.joins_of([s.rules], fields.ACCOUNT) for s in accounts)
     statements = {
         "lead": sql.membership_statement(leads, fields.LEAD, sql.RECORD) if leads else None,
         "lead_by_account": (
@@ -51,6 +54,9 @@ def _statements(org_id: int) -> dict:
         ),
         "account": sql.membership_statement(accounts, fields.ACCOUNT, sql.RECORD) if accounts else None,
     }
+    # A touchpoint changes the behaviour counts: refresh its record only where some rule reads them.
+    statements["lead_on_touch"] = statements["lead"] if lead_touches else None
+    statements["account_on_touch"] = statements["account"] if account_touches else None
     cache.set(_cache_key(org_id), statements, CACHE_SECONDS)
     return statements
 
@@ -75,6 +81,16 @@ def refresh_account(*, org, account_id: int) -> None:
     for name in ("account", "lead_by_account"):
         if statements[name] is not None:
             _run(statements[name], org.pk, account_id)
+
+
+def refresh_on_touch(*, org, lead_id: int | None, account_id: int | None) -> None:
+    """A new touchpoint's lead and account, where a segment scores touches in the last 30 or 90 days:
+    at most two statements, and none when no rule reads behaviour."""
+    statements = _statements(org.pk)
+    if lead_id and statements["lead_on_touch"] is not None:
+        _run(statements["lead_on_touch"], org.pk, lead_id)
+    if account_id and statements["account_on_touch"] is not None:
+        _run(statements["account_on_touch"], org.pk, account_id)
 
 
 def has_segments(org) -> bool:
