@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.core.errors import ServiceError
 from apps.execution.routing import types
 from apps.quality.services import lead_merge
 from apps.records import services as records
@@ -164,3 +165,34 @@ def test_a_routing_rule_on_segment_membership_routes_accordingly(org, owner, eme
     assert (inside.rule_name, inside.assignee_id) == ("EMEA segment", ana.pk)
     assert (outside.rule_name, outside.assignee_id) == ("Everyone", bob.pk)
     assert inside.outcome == outside.outcome == types.ASSIGNED
+
+
+def test_a_segment_routing_or_journeys_name_cannot_be_renamed_or_deleted(org, owner, emea):
+    rest = pool_with_reps(org, [make_rep(org, "Bob Lee")], name="Rest")
+    on_emea = pool_rule(rest, "EMEA", {"field": "segments", "op": "contains", "value": "emea"})
+    publish_policy(org, rules=[on_emea], fallback_pool=rest, actor=owner)
+
+    with pytest.raises(ServiceError) as renamed:
+        services.segment_update(org=org, segment=emea, key="europe")
+    assert renamed.value.field == "key"
+    assert "Lead routing (routing, published)" in str(renamed.value)
+    with pytest.raises(ServiceError):
+        services.segment_delete(org=org, segment=emea)
+    emea.refresh_from_db()
+    assert emea.key == "emea"
+
+    # Other edits stay free, and a segment nobody names can be renamed.
+    services.segment_update(org=org, segment=emea, name="Europe")
+    spare = services.segment_create(
+        org=org, key="spare", name="Spare", threshold=1, rules=[rule("Any", 1, "country", "is_not_empty")]
+    )
+    assert services.segment_update(org=org, segment=spare, key="spare-2").key == "spare-2"
+
+
+def test_names_segment_finds_conditions_entries_and_branches():
+    assert services._names_segment(
+        [{"conditions": [{"field": "segments", "op": "in", "value": ["a", "emea"]}]}], "emea"
+    )
+    assert services._names_segment({"type": "segment_joined", "segment": "emea"}, "emea")
+    assert services._names_segment([{"type": "branch", "config": {"segment": "emea"}}], "emea")
+    assert not services._names_segment([{"field": "country", "value": "emea"}, {"segment": "emea-2"}], "emea")

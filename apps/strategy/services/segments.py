@@ -181,15 +181,66 @@ def segment_create(*, org, **values) -> Segment:
     return _save(org, segment)
 
 
+def _names_segment(document, key: str) -> bool:
+    """Whether a JSON document (routing rules, a journey's entry or steps) refers to this segment key: a
+    condition on `segments`, a "segment joined" entry or a branch on a segment."""
+    if isinstance(document, list):
+        return any(_names_segment(item, key) for item in document)
+    if not isinstance(document, dict):
+        return False
+    if document.get("field") == "segments":
+        value = document.get("value")
+        if value == key or (isinstance(value, list) and key in value):
+            return True
+    if document.get("segment") == key:
+        return True
+    return any(_names_segment(value, key) for value in document.values() if isinstance(value, dict | list))
+
+
+def key_uses(*, org, key: str) -> list[str]:
+    """Where routing and journeys refer to a segment by its key: they would silently stop matching if it
+    were renamed or deleted, so those are refused while any of these remain."""
+    from apps.execution.models import Journey, JourneyStatus, RoutingPolicyVersion
+
+    uses = []
+    versions = RoutingPolicyVersion.objects.for_org(org).exclude(status=RoutingPolicyVersion.Status.RETIRED)
+    for version in versions.select_related("policy").order_by("policy_id", "number"):
+        if _names_segment(version.rules, key):
+            uses.append(f"{version.policy.name} (routing, {version.get_status_display().lower()})")
+    journeys = (
+        Journey.objects.for_org(org).exclude(status=JourneyStatus.ARCHIVED).select_related("current_version")
+    )
+    for journey in journeys.order_by("name"):
+        steps = journey.current_version.steps if journey.current_version_id else []
+        if _names_segment([journey.entry, journey.draft_steps, journey.exit_goals, steps], key):
+            uses.append(f"{journey.name} (journey)")
+    return uses
+
+
+def _check_unused(org, key: str, doing: str) -> None:
+    uses = key_uses(org=org, key=key)
+    if uses:
+        raise ServiceError(
+            f"Cannot {doing} segment {key!r}: {', '.join(uses)} refer to it by key. Change those first.",
+            field="key",
+        )
+
+
 @transaction.atomic
 def segment_update(*, org, segment: Segment, **values) -> Segment:
+    key = segment.key
     if "object_type" in values and values["object_type"] != segment.object_type:
         SegmentMembership.objects.for_org(org).filter(segment=segment).delete()
     _clean(org, segment, values)
+    if segment.key != key:
+        renamed, segment.key = segment.key, key  # a refused rename leaves the instance as it was
+        _check_unused(org, key, "rename")
+        segment.key = renamed
     return _save(org, segment)
 
 
 @transaction.atomic
 def segment_delete(*, org, segment: Segment) -> None:
+    _check_unused(org, segment.key, "delete")
     segment.delete()
     forget_statements(org.pk)
