@@ -375,3 +375,66 @@ def test_a_branch_looping_back_starts_a_new_pass_with_fresh_keys(org):
     assert enrollment.status == EnrollmentStatus.FAILED and enrollment.exit_reason == "Looped too many times"
     keys = list(JourneyStepRun.objects.filter(step_id="t").values_list("idempotency_key", flat=True))
     assert len(keys) == engine.MAX_PASSES and len(set(keys)) == engine.MAX_PASSES
+
+
+def test_an_experiment_on_an_email_step_sends_each_lead_its_variant_once(org, other_org):
+    from apps.execution.models import ExperimentAssignment
+    from apps.execution.services import experiments
+
+    control = template(org)
+    offer = template(org, name="Offer", body="An offer for {{ company }}")
+    made = journey(org, [{"id": "s1", "type": "email", "email": {"template": control.pk}}])
+    variants = [
+        {"key": "a", "name": "Control"},
+        {"key": "b", "name": "Offer", "template": offer.pk, "subject": "A seat for {{ company }}"},
+    ]
+    test = experiments.experiment_create(
+        org=org, name="Offer test", journey=made, step_id="s1", variants=variants,
+        goal={"type": "opportunity_created"},
+    )  # fmt: skip
+    experiments.experiment_start(org=org, experiment=test)
+    people = [lead(org) for _ in range(12)]
+    for person in people:
+        entry.enroll(org=org, journey=made, lead=person, now=T0)
+    sweep_until_idle(T0)
+
+    expected = {person.pk: experiments.pick(test, person.pk) for person in people}
+    assert set(expected.values()) == {"a", "b"}  # both arms get people with twelve leads
+    assigned = dict(ExperimentAssignment.objects.filter(experiment=test).values_list("lead_id", "variant"))
+    assert assigned == expected
+    for email in OutboundEmail.objects.filter(organization=org):
+        if expected[email.lead_id] == "b":
+            assert (email.subject, email.body.split("\n")[0]) == (
+                "A seat for Initech",
+                "An offer for Initech",
+            )
+        else:
+            assert (email.subject, email.body.split("\n")[0]) == ("Hi Ada", "Hello Ada at Initech")
+    runs = JourneyStepRun.objects.filter(enrollment__journey=made)
+    assert {run.detail["variant"] for run in runs} == {"a", "b"}
+
+    # A variant can only point at this organisation's templates.
+    theirs = template(other_org)
+    with pytest.raises(ServiceError) as error:
+        experiments.experiment_create(
+            org=org, name="Theirs", journey=made, step_id="s1", goal={"type": "opportunity_created"},
+            variants=[variants[0], {**variants[1], "template": theirs.pk}],
+        )  # fmt: skip
+    assert error.value.field == "variants[1].template"
+
+
+def test_a_draft_experiment_leaves_the_email_step_as_it_is(org):
+    from apps.execution.models import ExperimentAssignment
+    from apps.execution.services import experiments
+
+    control = template(org)
+    made = journey(org, [{"id": "s1", "type": "email", "email": {"template": control.pk}}])
+    experiments.experiment_create(
+        org=org, name="Not yet", journey=made, step_id="s1",
+        variants=[{"key": "a", "name": "Control"}, {"key": "b", "name": "B", "subject": "Other"}],
+        goal={"type": "opportunity_created"},
+    )  # fmt: skip
+    entry.enroll(org=org, journey=made, lead=lead(org), now=T0)
+    sweep_until_idle(T0)
+    assert OutboundEmail.objects.get().subject == "Hi Ada"
+    assert not ExperimentAssignment.objects.exists()

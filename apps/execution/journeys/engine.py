@@ -25,6 +25,8 @@ from apps.execution import calendars
 from apps.execution.models import (
     Enrollment,
     EnrollmentStatus,
+    Experiment,
+    ExperimentStatus,
     Journey,
     JourneyStatus,
     JourneyStepRun,
@@ -34,6 +36,7 @@ from apps.execution.models import (
     Suppression,
     Task,
 )
+from apps.execution.services import experiments
 from apps.records.models import Lead, LifecycleStage
 
 from . import goals, mail
@@ -226,6 +229,16 @@ class _BatchContext:
             s["email"]["template"] for e in enrollments for s in e.version.steps if s["type"] == "email"
         }
         org_ids = {e.organization_id for e in enrollments}
+        # Experiments varying an e-mail step of these journeys: (journey id, step id) -> experiment.
+        self.experiments = {}
+        if template_ids:
+            running = Experiment.objects.filter(
+                journey_id__in={e.journey_id for e in enrollments},
+                status__in=[ExperimentStatus.RUNNING, ExperimentStatus.STOPPED],
+            ).exclude(step_id="")
+            self.experiments = {(x.journey_id, x.step_id): x for x in running.order_by("id")}
+            for experiment in self.experiments.values():
+                template_ids |= {v["template"] for v in experiment.variants if v.get("template")}
         self.templates = EmailTemplate.objects.filter(organization_id__in=org_ids).in_bulk(template_ids)
         emails = {(e.organization_id, e.lead.email) for e in enrollments if e.lead.email}
         self.suppressed = set()
@@ -248,6 +261,8 @@ class _BatchContext:
 def _run_step(enrollment, step, now, context) -> Outcome | None:
     runner = RUNNERS[step["type"]]
     try:
+        if step["type"] == "email":
+            return _email_step(enrollment, step, now, context)
         if step["type"] in PURE_STEPS:  # they write nothing themselves: no savepoint needed
             return runner(enrollment, step[step["type"]], now, context)
         # Services read and write the whole lead: load it, not the claim's few fields.
@@ -267,6 +282,18 @@ def _run_step(enrollment, step, now, context) -> Outcome | None:
 # --- Steps -------------------------------------------------------------------
 
 
+def _email_step(enrollment, step, now, context) -> Outcome:
+    """An e-mail step, with the content of the lead's variant when an experiment varies this step (its
+    assignment is recorded once, so a retried step sends the same variant)."""
+    experiment = context.experiments.get((enrollment.journey_id, step["id"]))
+    key = experiments.assign(experiment, enrollment.lead, at=now) if experiment else None
+    if key is None:
+        return _email(enrollment, step["email"], now, context)
+    outcome = _email(enrollment, {**step["email"], **experiments.variant(experiment, key)}, now, context)
+    outcome.detail = {**outcome.detail, "experiment": experiment.pk, "variant": key}
+    return outcome
+
+
 def _email(enrollment, config, now, context) -> Outcome:
     lead = enrollment.lead
     template = context.templates.get(config["template"])
@@ -278,6 +305,8 @@ def _email(enrollment, config, now, context) -> Outcome:
         return Outcome(StepRunStatus.SKIPPED, {"reason": "suppressed"})
     owner_name = context.owner_names.get(lead.owner_id, "")
     subject, body, sender = mail.compose(template=template, lead=lead, owner_name=owner_name)
+    if config.get("subject"):  # a variant's own subject line
+        subject = " ".join(mail.render(config["subject"], mail.merge_context(lead, owner_name)).split())[:300]
     email = OutboundEmail(
         organization_id=enrollment.organization_id,
         lead=lead,

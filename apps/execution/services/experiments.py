@@ -65,6 +65,24 @@ def clean_variants(variants) -> list[dict]:
     return cleaned
 
 
+def _check_variant_content(org, variants: list[dict]) -> None:
+    """What a variant may override in a journey e-mail step: its template (one of this organisation's)
+    and its subject line."""
+    from apps.execution.models import EmailTemplate
+
+    for index, variant in enumerate(variants):
+        template = variant.get("template")
+        if template is not None and (
+            isinstance(template, bool)
+            or not isinstance(template, int)
+            or not EmailTemplate.objects.for_org(org).filter(pk=template).exists()
+        ):
+            raise ServiceError("No such e-mail template here.", field=f"variants[{index}].template")
+        subject = variant.get("subject")
+        if subject is not None and (not isinstance(subject, str) or not 0 < len(subject.strip()) <= 300):
+            raise ServiceError("A subject line is 1 to 300 characters.", field=f"variants[{index}].subject")
+
+
 def clean_goal(org, goal) -> dict:
     if not isinstance(goal, dict) or goal.get("type") not in GOAL_TYPES:
         raise ServiceError("The goal is stage_reached or opportunity_created.", field="goal.type")
@@ -97,9 +115,11 @@ def experiment_create(
     if not (name or "").strip():
         raise ServiceError("Name the experiment.", field="name")
     _check_links(org, journey=journey, campaign=campaign, owner=owner)
+    variants = clean_variants(variants)
+    _check_variant_content(org, variants)
     return Experiment.objects.create(
         organization=org, name=name.strip()[:200], hypothesis=hypothesis, journey=journey,
-        step_id=(step_id or "")[:40], campaign=campaign, owner=owner, variants=clean_variants(variants),
+        step_id=(step_id or "")[:40], campaign=campaign, owner=owner, variants=variants,
         goal=clean_goal(org, goal),
     )  # fmt: skip
 
@@ -124,6 +144,7 @@ def experiment_update(*, org, experiment: Experiment, **fields) -> Experiment:
     )
     if "variants" in fields:
         fields["variants"] = clean_variants(fields["variants"])
+        _check_variant_content(org, fields["variants"])
     if "goal" in fields:
         fields["goal"] = clean_goal(org, fields["goal"])
     if "name" in fields and not (fields["name"] or "").strip():
