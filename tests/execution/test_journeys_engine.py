@@ -1,9 +1,11 @@
 """The journey engine: every step type, exit goals, re-entry, suppression, versions, pause and resume."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail as outbox
+from django.db import connection, transaction
 
 from apps.accounts.models import Membership
 from apps.core.errors import ServiceError
@@ -298,6 +300,13 @@ def test_unsubscribe_token_adds_a_suppression_and_a_forged_one_does_nothing(org)
     assert Suppression.objects.count() == 1
 
 
+@pytest.fixture
+def no_clock_skew(monkeypatch):
+    """Read rows written a moment ago: the test's clock is the database's."""
+    monkeypatch.setattr(entry, "CLOCK_SKEW", timedelta(0))
+
+
+@pytest.mark.usefixtures("no_clock_skew")
 def test_entry_pass_enrols_on_stage_reached_and_touchpoints_once(org):
     on_stage = journey(org, [_task()], entry={"type": "stage_reached", "stage": "mql"})
     on_touch = journey(org, [_task()], entry={"type": "touchpoint", "touch_type": "webinar"})
@@ -311,6 +320,7 @@ def test_entry_pass_enrols_on_stage_reached_and_touchpoints_once(org):
     assert Enrollment.objects.get(journey=on_touch).lead == other
 
 
+@pytest.mark.usefixtures("no_clock_skew")
 def test_entry_pass_enrols_segment_joins(org):
     from apps.strategy.models import Segment, SegmentMembership
 
@@ -320,6 +330,48 @@ def test_entry_pass_enrols_segment_joins(org):
     SegmentMembership.objects.create(organization=org, segment=segment, lead=person, since=T0)
     assert entry.entry_pass(now=T0) == 1
     assert Enrollment.objects.get(journey=made).source == "segment_joined"
+
+
+def test_entry_pass_leaves_rows_within_the_clock_skew_for_the_next_pass(org, monkeypatch):
+    journey(org, [_task()], entry={"type": "stage_reached", "stage": "mql"})
+    records.lead_change_stage(org=org, lead=lead(org), to="mql")
+    monkeypatch.setattr(entry, "CLOCK_SKEW", timedelta(minutes=5))
+    assert entry.entry_pass(now=T0) == 0  # written a moment ago: a server behind the clock may add more
+    monkeypatch.setattr(entry, "CLOCK_SKEW", timedelta(0))
+    assert entry.entry_pass(now=T0) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_clock_skew")
+def test_a_stage_change_committed_late_is_read_late_never_skipped(org):
+    made = journey(org, [_task()], entry={"type": "stage_reached", "stage": "mql"})
+    early, late = lead(org), lead(org)
+    written, release = threading.Event(), threading.Event()
+
+    def long_transaction():  # an import, say: writes late's event first, commits last
+        try:
+            with transaction.atomic():
+                records.lead_change_stage(org=org, lead=late, to="mql")
+                written.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=long_transaction)
+    worker.start()
+    try:
+        assert written.wait(30)
+        records.lead_change_stage(org=org, lead=early, to="mql")  # written after, committed first
+        # Reading early's row now would move the watermark past late's: wait for the writer instead.
+        assert entry.entry_pass(now=T0) == 0
+    finally:
+        release.set()
+        worker.join(30)
+    assert entry.entry_pass(now=T0) == 2
+    assert sorted(Enrollment.objects.filter(journey=made).values_list("lead_id", flat=True)) == sorted(
+        [early.pk, late.pk]
+    )
+    assert entry.entry_pass(now=T0) == 0
 
 
 def test_event_entry_matches_by_name(org):

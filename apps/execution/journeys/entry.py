@@ -4,17 +4,25 @@
 already in it, the re-entry policy allows another go, and the lead is not
 suppressed (an unsubscribed address; a current customer, for journeys that keep
 customers out). Stage changes, segment joins and touchpoints are picked up by
-`entry_pass`, run by the sweeper task, which reads rows newer than a watermark
-kept per journey version, so ingest pays nothing for journeys. A lost watermark
-(a cache flush) restarts from the version's publication; re-reading old rows is
-harmless, since the re-entry policy refuses a second enrolment (except under
-"always").
+`entry_pass`, run by the sweeper task, so ingest pays nothing for journeys.
+
+The pass reads each journey's source rows in (created_at, id) order from where
+its version's watermark (`entry_read_at`, `entry_read_id`, in the database, so
+it survives any restart) left off, and moves the watermark in the transaction
+that writes the enrolments: a row is read once, whatever crashes. It reads only
+up to a horizon before which every row is settled: the start of the oldest
+transaction still running in the database (a row it writes will carry a later
+time), less CLOCK_SKEW for servers whose clocks run a little behind the
+database's. Only transactions that have written count (`backend_xid`): one
+that has not will stamp its rows later than now. A row committed late by a long
+transaction (an import) is therefore read late, never skipped, and while such
+a transaction runs, entries wait for it.
 """
 
 from datetime import timedelta
 
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.errors import ServiceError
@@ -23,6 +31,7 @@ from apps.execution.models import (
     EnrollmentStatus,
     Journey,
     JourneyStatus,
+    JourneyVersion,
     ReentryPolicy,
     Suppression,
 )
@@ -36,6 +45,7 @@ ENTRY_TYPES = {
     "event": "An API event by name",
 }
 PASS_LIMIT = 1000
+CLOCK_SKEW = timedelta(seconds=30)
 RUNNING = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 
 
@@ -151,35 +161,59 @@ def enroll_event(*, org, name: str, lead, now=None) -> list[Enrollment]:
 
 
 def entry_pass(*, now=None) -> int:
-    """Enrol leads from stage events, segment joins and touchpoints newer than each journey's watermark."""
+    """Enrol leads from the stage events, segment joins and touchpoints each journey has not read yet."""
     now = now or timezone.now()
     enrolled = 0
     journeys = Journey.objects.filter(
         status=JourneyStatus.ACTIVE, entry__type__in=["stage_reached", "segment_joined", "touchpoint"]
-    ).select_related("current_version", "organization")
+    ).select_related("organization")
     for journey in journeys:
-        rows = _new_rows(journey)
-        if not rows:
-            continue
-        from apps.records.models import Lead
-
-        leads = Lead.objects.in_bulk({lead_id for _, lead_id in rows if lead_id})
-        for _, lead_id in rows:
-            lead = leads.get(lead_id)
-            if lead is not None and lead.merged_into_id is None:
-                enrolled += bool(
-                    try_enroll(journey=journey, lead=lead, source=journey.entry["type"], now=now)
-                )
-        cache.set(_watermark_key(journey), rows[-1][0], timeout=None)
+        with transaction.atomic():
+            enrolled += _enter(journey, horizon=settled_horizon(), now=now)
     return enrolled
 
 
-def _watermark_key(journey) -> str:
-    return f"journeys:entry:{journey.pk}:{journey.current_version_id}"
+def settled_horizon():
+    """A moment before which every row that will ever be committed is visible now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT least(clock_timestamp(), min(xact_start)) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL
+            """
+        )
+        return cursor.fetchone()[0] - CLOCK_SKEW
 
 
-def _new_rows(journey) -> list[tuple[int, int]]:
-    """(row id, lead id) of the entry's source rows after the watermark, oldest first."""
+def _enter(journey, *, horizon, now) -> int:
+    """One journey's new source rows, under a lock on its version (a second sweeper skips it)."""
+    from apps.records.models import Lead
+
+    version = (
+        JourneyVersion.objects.select_for_update(skip_locked=True)
+        .filter(pk=journey.current_version_id)
+        .first()
+    )
+    if version is None:
+        return 0
+    journey.current_version = version
+    rows = _new_rows(journey, version, horizon)
+    enrolled = 0
+    leads = Lead.objects.in_bulk({lead_id for _, _, lead_id in rows if lead_id})
+    for _, _, lead_id in rows:
+        lead = leads.get(lead_id)
+        if lead is not None and lead.merged_into_id is None:
+            enrolled += bool(try_enroll(journey=journey, lead=lead, source=journey.entry["type"], now=now))
+    if len(rows) == PASS_LIMIT:  # more to read: resume after the last row
+        version.entry_read_at, version.entry_read_id = rows[-1][0], rows[-1][1]
+    elif version.entry_read_at is None or horizon > version.entry_read_at:  # read everything settled
+        version.entry_read_at, version.entry_read_id = horizon, 0
+    version.save(update_fields=["entry_read_at", "entry_read_id"])
+    return enrolled
+
+
+def _new_rows(journey, version, horizon) -> list[tuple]:
+    """(created_at, id, lead id) of the entry's source rows after the watermark and before the horizon."""
     entry, org_id = journey.entry, journey.organization_id
     if entry["type"] == "stage_reached":
         rows = StageEvent.objects.filter(organization_id=org_id, to_stage=entry["stage"])
@@ -191,9 +225,10 @@ def _new_rows(journey) -> list[tuple[int, int]]:
         rows = SegmentMembership.objects.filter(
             organization_id=org_id, segment__key=entry["segment"], lead__isnull=False
         )
-    watermark = cache.get(_watermark_key(journey))
-    if watermark is None:
-        rows = rows.filter(created_at__gte=journey.current_version.published_at)
+    if version.entry_read_at is None:
+        rows = rows.filter(created_at__gte=version.published_at)
     else:
-        rows = rows.filter(pk__gt=watermark)
-    return list(rows.order_by("pk").values_list("pk", "lead_id")[:PASS_LIMIT])
+        at, pk = version.entry_read_at, version.entry_read_id
+        rows = rows.filter(Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk))
+    rows = rows.filter(created_at__lt=horizon).order_by("created_at", "pk")
+    return list(rows.values_list("created_at", "pk", "lead_id")[:PASS_LIMIT])

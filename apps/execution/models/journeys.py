@@ -84,6 +84,10 @@ class JourneyVersion(OrgOwned):
     published_by = models.ForeignKey(
         "accounts.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # How far the entry pass has read the entry's source rows, in (created_at, id) order; empty: from
+    # the publication on. See apps.execution.journeys.entry.
+    entry_read_at = models.DateTimeField(null=True, blank=True)
+    entry_read_id = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["journey", "-number"]
