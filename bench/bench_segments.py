@@ -148,6 +148,15 @@ def step_prepare(slug: str, leads: str) -> dict:
         stage = LifecycleStage.objects.for_org(org).get(key="inquiry").pk
         params = {"org": org.pk, "leads": leads, "accounts": max(1, leads // 4), "stage": stage}
         with transaction.atomic(), connection.cursor() as cursor:
+            # As seed_bench does (apps/records/benchdata.py): foreign keys checked per statement, not
+            # queued to commit, and no audit history for synthetic rows. The history triggers open a
+            # subtransaction per row, and each rescans a queue of deferred checks: quadratic.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(
+                "SELECT set_config('pgtrigger.ignore', coalesce(array_agg(tgname::text), '{}')::text, true) "
+                "FROM pg_trigger WHERE tgrelid = ANY(%s::regclass[]) AND tgname LIKE %s",
+                [["records_account", "records_lead"], "pgtrigger_insert_insert_%"],
+            )
             cursor.execute(ACCOUNTS_SQL, params)
             cursor.execute(LEADS_SQL, params)
         load_seconds = time.monotonic() - started

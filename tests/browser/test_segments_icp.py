@@ -8,6 +8,7 @@ from apps.records import services as records
 from apps.strategy.models import Segment
 from tests import factories
 from tests.browser.conftest import log_in
+from tests.workers import Worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +30,15 @@ def acme():
     return org
 
 
-def test_a_revops_lead_builds_the_icp_and_sees_its_conversion(page, acme):
+@pytest.fixture
+def worker():
+    """Saving a segment hands its full recompute to a worker."""
+    worker = Worker().start()
+    yield worker
+    worker.stop()
+
+
+def test_a_revops_lead_builds_the_icp_and_sees_its_conversion(page, acme, worker):
     log_in(page, "rena@acme.test", factories.PASSWORD)
     page.goto("/o/acme/strategy/segments/")
     expect(page.get_by_role("heading", name="Define your ICP")).to_be_visible()
@@ -48,6 +57,9 @@ def test_a_revops_lead_builds_the_icp_and_sees_its_conversion(page, acme):
     page.get_by_role("button", name="Save segment").click()
 
     expect(page.get_by_role("heading", name="Ideal customer profile")).to_be_visible()
+    # The worker recomputes; the page follows it and refreshes when it is done.
+    expect(page.get_by_text("Last full recompute")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Recomputing")).to_have_count(0, timeout=30_000)
     segment = Segment.objects.get(organization=acme, key="icp")
     assert segment.is_icp and segment.member_count == 2
     table = page.locator("table.comparison")

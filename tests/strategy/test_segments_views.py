@@ -27,7 +27,7 @@ from apps.accounts.roles import Role
 from apps.records import services as records
 from apps.records.models import Lead
 from apps.strategy.models import Segment, SegmentMembership
-from apps.strategy.segments import comparison
+from apps.strategy.segments import comparison, tasks
 from apps.strategy.services import segments as services
 from tests import factories
 
@@ -160,12 +160,18 @@ def test_the_api_creates_validates_and_recomputes(api, org, france):
     good = {"key": "icp", "name": "ICP", "is_icp": True, "threshold": 1, "rules": FRANCE_RULES}
     created = api.post("/api/v1/segments/", good, format="json")
     assert created.status_code == 201, created.content
-    assert (created.json()["member_count"], created.json()["is_icp"]) == (3, True)
+    body = created.json()
+    assert (body["member_count"], body["recompute_pending"], body["is_icp"]) == (0, True, True)
+    tasks.segment_recompute(body["id"])  # queued on commit for a worker
+    fetched = api.get(f"/api/v1/segments/{body['id']}/").json()
+    assert (fetched["member_count"], fetched["recompute_pending"]) == (3, False)
     listed = api.get("/api/v1/segments/").json()["results"]
     assert {s["key"] for s in listed} == {"france", "icp"}
 
-    patched = api.patch(f"/api/v1/segments/{created.json()['id']}/", {"threshold": 2}, format="json")
-    assert patched.json()["member_count"] == 0
+    patched = api.patch(f"/api/v1/segments/{body['id']}/", {"threshold": 2}, format="json")
+    assert patched.json()["recompute_pending"]
+    tasks.segment_recompute(body["id"])
+    assert api.get(f"/api/v1/segments/{body['id']}/").json()["member_count"] == 0
     assert api.delete(f"/api/v1/segments/{created.json()['id']}/").status_code == 204
 
 
@@ -193,12 +199,34 @@ def test_the_rule_builder_creates_a_segment(owner_client, org, france):
     assert response.status_code == 400
 
 
-def test_recompute_now_and_delete(owner_client, org, france):
+def test_recompute_now_runs_in_a_worker_and_the_page_follows_it(
+    owner_client, org, france, django_capture_on_commit_callbacks
+):
     segment = france["segment"]
     SegmentMembership.objects.all().delete()
+    with django_capture_on_commit_callbacks() as queued:
+        response = owner_client.post(reverse("strategy_segment_recompute", args=["acme", segment.pk]))
+    assert response.status_code == 302 and len(queued) == 1
+    segment.refresh_from_db()
+    assert segment.recompute_pending
+    page = owner_client.get(reverse("strategy_segment", args=["acme", segment.pk])).content.decode()
+    assert "Recomputing every membership in the background" in page
+    status = reverse("strategy_segment_recompute_status", args=["acme", segment.pk])
+    assert "<progress" in owner_client.get(status).content.decode()
+    assert not SegmentMembership.objects.filter(segment=segment).exists()
+
+    assert tasks.segment_recompute(segment.pk) == 3  # what the queued task runs in the worker
+    assert SegmentMembership.objects.filter(segment=segment).count() == 3
+    done = owner_client.get(status)
+    assert done.headers["HX-Refresh"] == "true"
+    page = owner_client.get(reverse("strategy_segment", args=["acme", segment.pk])).content.decode()
+    assert "Recomputing every membership" not in page
+
+
+def test_recompute_now_and_delete(owner_client, org, france):
+    segment = france["segment"]
     response = owner_client.post(reverse("strategy_segment_recompute", args=["acme", segment.pk]))
     assert response.status_code == 302
-    assert SegmentMembership.objects.filter(segment=segment).count() == 3
     owner_client.post(reverse("strategy_segment_delete", args=["acme", segment.pk]))
     assert not Segment.objects.filter(pk=segment.pk).exists()
 

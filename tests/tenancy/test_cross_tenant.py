@@ -257,6 +257,7 @@ ORG_PAGES = {
     "strategy_segment_edit": "segment",
     "strategy_segment_delete": "segment",
     "strategy_segment_recompute": "segment",
+    "strategy_segment_recompute_status": "segment",
     "strategy_segment_export": "segment",
     "strategy_reviews": None,
     "strategy_review_new": None,

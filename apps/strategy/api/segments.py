@@ -32,6 +32,9 @@ class SegmentOutput(serializers.Serializer):
     owner = serializers.IntegerField(source="owner_id", allow_null=True)
     member_count = serializers.IntegerField(help_text="Members found by the last full recompute.")
     recomputed_at = serializers.DateTimeField(allow_null=True, help_text="When the last full recompute ran.")
+    recompute_pending = serializers.BooleanField(
+        help_text="Saved since the last full recompute: a worker is recomputing member_count."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -88,7 +91,9 @@ class SegmentViewSet(
     def create(self, request):
         data = SegmentInput(data=request.data)
         data.is_valid(raise_exception=True)
-        segment = services.segment_create(org=self.org, **self._values(dict(data.validated_data)))
+        values = self._values(dict(data.validated_data))
+        segment = services.segment_create(org=self.org, recompute=False, **values)
+        segment.refresh_from_db()
         return Response(self.get_serializer(segment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SegmentInput, responses=SegmentOutput)
@@ -96,7 +101,9 @@ class SegmentViewSet(
         segment = self.get_object()
         data = SegmentInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.segment_update(org=self.org, segment=segment, **self._values(dict(data.validated_data)))
+        values = self._values(dict(data.validated_data))
+        services.segment_update(org=self.org, segment=segment, recompute=False, **values)
+        segment.refresh_from_db()
         return Response(self.get_serializer(segment).data)
 
     def perform_destroy(self, segment):

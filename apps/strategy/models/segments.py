@@ -49,6 +49,11 @@ class Segment(OrgOwned):
     def __str__(self):
         return self.name
 
+    @property
+    def recompute_pending(self) -> bool:
+        """Saved (or asked to recompute) since the last full recompute: a worker is on it."""
+        return self.recomputed_at is None or self.updated_at > self.recomputed_at
+
 
 class SegmentMembership(OrgOwned):
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")

@@ -27,3 +27,12 @@ def segments_recompute_organization(organization_id: int):
         return None
     results = segments.organization_recompute(org=org)
     return {key: result.members for key, result in results.items()}
+
+
+@shared_task(name="strategy.segment_recompute", time_limit=3600, soft_time_limit=3540)
+def segment_recompute(segment_id: int):
+    """A segment saved or asked to recompute from a page or the API."""
+    segment = Segment.objects.select_related("organization").filter(pk=segment_id).first()
+    if segment is None:
+        return None
+    return segments.segment_recompute(org=segment.organization, segment=segment).members

@@ -163,22 +163,37 @@ def _clean(org, segment: Segment, values: dict) -> None:
         raise ServiceError("The organisation has an ICP already; unmark it first.", field="is_icp")
 
 
-def _save(org, segment: Segment) -> Segment:
+def _save(org, segment: Segment, *, recompute: bool) -> Segment:
     try:
         with transaction.atomic():
             segment.save()
     except IntegrityError:
         raise ServiceError("Another segment has this key, or the ICP is taken.", field="key") from None
     forget_statements(org.pk)
-    segment_recompute(org=org, segment=segment)
+    if recompute:
+        segment_recompute(org=org, segment=segment)
+    else:
+        recompute_later(org=org, segment=segment)
     return segment
 
 
+def recompute_later(*, org, segment: Segment) -> None:
+    """Recompute the segment in full in a worker, once this transaction commits. Until it has, the
+    segment is `recompute_pending` (stamped after its last recompute). A task lost on the way is made up
+    by the nightly recompute."""
+    from apps.strategy.segments import tasks
+
+    Segment.objects.for_org(org).filter(pk=segment.pk).update(updated_at=timezone.now())
+    transaction.on_commit(lambda: tasks.segment_recompute.delay(segment.pk))
+
+
 @transaction.atomic
-def segment_create(*, org, **values) -> Segment:
+def segment_create(*, org, recompute: bool = True, **values) -> Segment:
+    """A new segment, its members computed now, or with recompute=False by a worker (pages and the API:
+    a full recompute of a million leads takes seconds)."""
     segment = Segment(organization=org, rules=values.pop("rules", None))
     _clean(org, segment, values)
-    return _save(org, segment)
+    return _save(org, segment, recompute=recompute)
 
 
 def _names_segment(document, key: str) -> bool:
@@ -227,7 +242,7 @@ def _check_unused(org, key: str, doing: str) -> None:
 
 
 @transaction.atomic
-def segment_update(*, org, segment: Segment, **values) -> Segment:
+def segment_update(*, org, segment: Segment, recompute: bool = True, **values) -> Segment:
     key = segment.key
     if "object_type" in values and values["object_type"] != segment.object_type:
         SegmentMembership.objects.for_org(org).filter(segment=segment).delete()
@@ -236,7 +251,7 @@ def segment_update(*, org, segment: Segment, **values) -> Segment:
         renamed, segment.key = segment.key, key  # a refused rename leaves the instance as it was
         _check_unused(org, key, "rename")
         segment.key = renamed
-    return _save(org, segment)
+    return _save(org, segment, recompute=recompute)
 
 
 @transaction.atomic

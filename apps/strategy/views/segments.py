@@ -4,13 +4,14 @@ the rule builder, "recompute now" and the members as CSV.
 Everyone in the organisation reads them; RevOps leads and admins edit ("strategy.edit").
 The rule builder shows every rule of the segment plus one blank rule; each rule is
 a name, its points and the condition rows shared with stage and routing rules.
-Recomputing is one SQL statement, so "recompute now" runs within the request.
+Saving and "recompute now" hand the full recompute (one SQL statement, seconds at a million leads)
+to a worker; the segment page shows it running and refreshes when it is done.
 """
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import path
 
@@ -114,9 +115,11 @@ def _form_page(request, segment=None):
             values = {**form.cleaned_data, "rules": _rules_from(blocks)}
             try:
                 if segment is None:
-                    segment = services.segment_create(org=org, object_type=object_type, **values)
+                    segment = services.segment_create(
+                        org=org, object_type=object_type, recompute=False, **values
+                    )
                 else:
-                    services.segment_update(org=org, segment=segment, **values)
+                    services.segment_update(org=org, segment=segment, recompute=False, **values)
             except ServiceError as exc:
                 if exc.field and exc.field.startswith("rules"):
                     rules_error = f"{exc.field}: {exc.message}"
@@ -125,7 +128,9 @@ def _form_page(request, segment=None):
                 if segment is not None and segment.pk:
                     segment.refresh_from_db()
             else:
-                messages.success(request, f"Segment “{segment.name}” saved: {segment.member_count} members.")
+                messages.success(
+                    request, f"Segment “{segment.name}” saved; its members are being recomputed."
+                )
                 return redirect("strategy_segment", org_slug=org.slug, pk=segment.pk)
     return render(
         request,
@@ -199,11 +204,18 @@ def segment_recompute(request, pk):
     segment = get_for_org(Segment.objects.all(), org=org, pk=pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    result = services.segment_recompute(org=org, segment=segment)
-    messages.success(
-        request, f"Recomputed: {result.members} members ({result.written} written, {result.removed} removed)."
-    )
+    services.recompute_later(org=org, segment=segment)
+    messages.success(request, "Recomputing every membership in the background; this page follows it.")
     return redirect("strategy_segment", org_slug=org.slug, pk=segment.pk)
+
+
+@org_view()
+def segment_recompute_status(request, pk):
+    """Polled while a recompute runs: the progress block, and a page refresh once it is done."""
+    segment = get_for_org(Segment.objects.all(), org=request.org, pk=pk)
+    if not segment.recompute_pending:
+        return HttpResponse("", headers={"HX-Refresh": "true"})
+    return render(request, "strategy/_segment_recompute.html", {"segment": segment})
 
 
 @org_view()
@@ -224,5 +236,10 @@ urlpatterns = [
     path("segments/<int:pk>/edit/", segment_edit, name="strategy_segment_edit"),
     path("segments/<int:pk>/delete/", segment_delete, name="strategy_segment_delete"),
     path("segments/<int:pk>/recompute/", segment_recompute, name="strategy_segment_recompute"),
+    path(
+        "segments/<int:pk>/recompute/status/",
+        segment_recompute_status,
+        name="strategy_segment_recompute_status",
+    ),
     path("segments/<int:pk>/members.csv", segment_export, name="strategy_segment_export"),
 ]
