@@ -1,5 +1,6 @@
 """Measurement: the spend ledger, daily rollups, attribution and the incrementality register."""
 
+from .diagnostic import DiagnosticSnapshot
 from .experiments import HoldoutTest
 from .rollups import (
     AttributionDay,
@@ -22,6 +23,7 @@ __all__ = [
     "AttributionDay",
     "CohortChannelDay",
     "CohortDay",
+    "DiagnosticSnapshot",
     "DirtyDay",
     "FunnelChannelDay",
     "FunnelDay",
