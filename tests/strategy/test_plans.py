@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from apps.accounts.roles import Role
 from apps.core.errors import ServiceError
+from apps.governance.models import OperatingReview
 from apps.measurement.services import rollup
 from apps.records.models import Account, Opportunity
 from apps.strategy import planning
-from apps.strategy.models import Goal, SavedPlan, StrategyReview
+from apps.strategy.models import Goal, SavedPlan
 from apps.strategy.services import plans as services
 from tests import factories
 from tests.conftest import api_client_for
@@ -241,7 +242,11 @@ def test_the_demo_saves_a_primary_plan_with_a_scenario_and_holds_last_quarters_r
     assert seed_plans(funnel) is None
 
     assert seed_review(funnel) == 2
-    review = StrategyReview.objects.get(organization=funnel)
-    assert (review.fiscal_year, review.quarter, review.held_on) == (2026, 1, datetime.date(2026, 4, 7))
+    review = OperatingReview.objects.get(organization=funnel, kind="quarterly")
+    assert (review.period_start, review.status, review.held_on) == (
+        datetime.date(2026, 1, 1),
+        "held",
+        datetime.date(2026, 4, 7),
+    )
     assert review.decisions.count() == 2
     assert seed_review(funnel) is None

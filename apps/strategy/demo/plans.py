@@ -1,4 +1,5 @@
-"""Demo plans and a strategy review: this quarter's primary plan with a scenario, last quarter's review."""
+"""Demo plans and a strategy review: this quarter's primary plan with a scenario, last quarter's review
+(a quarterly operating review of apps.governance)."""
 
 import datetime
 
@@ -8,9 +9,8 @@ from apps.accounts.models import Membership
 from apps.core.errors import ServiceError
 
 from ..fiscal import fiscal_quarter_of, fiscal_quarter_range, shift_quarter
-from ..models import SavedPlan, StrategyReview
+from ..models import SavedPlan
 from ..services import plans as plan_services
-from ..services import reviews as review_services
 
 # The scenario's stage: SAL -> SQL up five points, the classic "better qualification" question.
 SCENARIO_STAGE = "sal"
@@ -59,22 +59,34 @@ DECISIONS = [
 
 def seed_review(org) -> int | None:
     """Last quarter's review, held a week into this quarter, with two decisions; None when one exists."""
-    if StrategyReview.objects.for_org(org).exists():
+    from apps.governance.models import OperatingReview, ReviewKind
+    from apps.governance.services import reviews as review_services
+
+    if OperatingReview.objects.for_org(org).filter(kind=ReviewKind.QUARTERLY).exists():
         return None
     today = timezone.localdate()
     this_year, this_quarter = fiscal_quarter_of(org.fiscal_year_start_month, today)
     start, _ = fiscal_quarter_range(org.fiscal_year_start_month, this_year, this_quarter)
     held_on = min(today, start + datetime.timedelta(days=6))
     year, quarter = shift_quarter(this_year, this_quarter, -1)
+    last_start, _ = fiscal_quarter_range(org.fiscal_year_start_month, year, quarter)
     admin = Membership.objects.for_org(org).filter(user__email="admin@northwind.example").first()
-    review = review_services.review_hold(
+    review = review_services.review_create(
         org=org,
+        kind=ReviewKind.QUARTERLY,
+        day=last_start,
         today=held_on,
-        fiscal_year=year,
-        quarter=quarter,
-        notes="Bookings landed close to goal; pipeline creation lagged in the last month.",
         created_by=admin,
+        attendees=[admin] if admin else (),
+        propose=False,
     )
     for text, rationale in DECISIONS:
-        review_services.decision_add(org=org, review=review, text=text, rationale=rationale, owner=admin)
+        review_services.decision_add(org=org, review=review, text=text, rationale=rationale, decided_by=admin)
+    review_services.review_hold(
+        org=org,
+        review=review,
+        today=held_on,
+        notes="Bookings landed close to goal; pipeline creation lagged in the last month.",
+    )
+    OperatingReview.objects.filter(pk=review.pk).update(digest_sent_at=timezone.now())  # no demo e-mail
     return len(DECISIONS)

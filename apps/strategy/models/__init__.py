@@ -1,5 +1,6 @@
 """The strategy models: goals, the KPI tree, segments and the ICP, positioning and offers,
-the channel budget, the marketing plan, saved plans and the quarterly strategy review."""
+the channel budget, the marketing plan and saved plans. Quarterly strategy reviews are operating
+reviews of apps.governance."""
 
 from .budget import ChannelBudget
 from .goals import Goal, GoalMetric
@@ -7,7 +8,6 @@ from .kpi import KpiCombine, KpiKind, KpiNode, KpiStatus, KpiTarget, KpiValue
 from .plans import SavedPlan
 from .positioning import Offer, OfferType, Positioning
 from .programs import Program, ProgramBudgetLine, ProgramStatus, ProgramTarget
-from .reviews import StrategyDecision, StrategyReview
 from .segments import Segment, SegmentMembership, SegmentObject
 
 __all__ = [
@@ -31,6 +31,4 @@ __all__ = [
     "Segment",
     "SegmentMembership",
     "SegmentObject",
-    "StrategyDecision",
-    "StrategyReview",
 ]

@@ -1,31 +1,25 @@
-"""The quarterly strategy review: a snapshot of the strategy's numbers, notes and decisions.
+"""The quarterly strategy review's strategy sections, and when the next one is due.
 
-Holding a review freezes what the leadership looked at: each goal against its
-actual, the quarter's primary plan, the channel plan against actual spend and
-results, and the KPI tree's statuses. The snapshot is JSON written once;
-notes and decisions are added around it afterwards. A review is due 90 days
-after the last one (or at once when there has never been one): the strategy
-pages say so, and a daily task reminds the organisation's admins and RevOps
-leads once per due period.
+Quarterly strategy reviews are operating reviews (apps.governance, kind "quarterly"): holding one
+freezes, besides the leading indicators, red flags and leaks every review keeps, the sections built
+here: each goal against its actual, the quarter's primary plan, the channel plan against actual
+spend and results, and the KPI tree's statuses. A review is due 90 days after the last held one (or
+at once when there has never been one): the strategy pages say so, and a daily task reminds the
+organisation's admins and RevOps leads once per due period.
 """
 
 import datetime
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.accounts.roles import OPERATORS
-from apps.accounts.services import active_member
-from apps.core.errors import ServiceError
 from apps.execution.models import Notification
 from apps.execution.services.notifications import notify
-from apps.records.normalize import normalize_text
-from apps.strategy.fiscal import fiscal_quarter_of, fiscal_quarter_range
-from apps.strategy.models import StrategyDecision, StrategyReview
+from apps.governance.models import OperatingReview, ReviewKind
 from apps.strategy.services import budget as budget_services
 from apps.strategy.services import goals as goal_services
 from apps.strategy.services import plans as plan_services
@@ -38,8 +32,14 @@ REMINDER_KIND = "strategy.review_due"
 # --- When one is due --------------------------------------------------------------------------------
 
 
-def last_review(org) -> StrategyReview | None:
-    return StrategyReview.objects.for_org(org).order_by("-held_on", "-id").first()
+def last_review(org) -> OperatingReview | None:
+    """The last quarterly review held."""
+    return (
+        OperatingReview.objects.for_org(org)
+        .filter(kind=ReviewKind.QUARTERLY, status=OperatingReview.Status.HELD)
+        .order_by("-held_on", "-id")
+        .first()
+    )
 
 
 def days_since_last(org, today: datetime.date) -> int | None:
@@ -72,7 +72,7 @@ def remind_if_due(org, today: datetime.date) -> int:
         if days is None
         else f"The last strategy review was {days} days ago."
     )
-    url = reverse("strategy_reviews", args=[org.slug])
+    url = reverse("governance_reviews", args=[org.slug]) + "?kind=quarterly"
     operators = Membership.objects.for_org(org).filter(is_active=True, role__in=OPERATORS)
     for membership in operators:
         notify(
@@ -180,67 +180,6 @@ SECTIONS: list[tuple[str, Callable]] = [
 ]
 
 
-def snapshot(org, fiscal_year: int, quarter: int, today: datetime.date) -> dict:
-    start, end = fiscal_quarter_range(org.fiscal_year_start_month, fiscal_year, quarter)
-    taken = {"taken_on": today.isoformat(), "start": start.isoformat(), "end": end.isoformat()}
-    return {**taken, **{key: section(org, fiscal_year, quarter, today) for key, section in SECTIONS}}
-
-
-# --- Writes -----------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def review_hold(
-    *, org, today: datetime.date, fiscal_year=None, quarter=None, notes: str = "", created_by=None
-) -> StrategyReview:
-    """Hold a review of a fiscal quarter (the current one by default), freezing its snapshot."""
-    if fiscal_year is None or quarter is None:
-        fiscal_year, quarter = fiscal_quarter_of(org.fiscal_year_start_month, today)
-    if quarter not in (1, 2, 3, 4):
-        raise ServiceError("Give a quarter from 1 to 4.", field="quarter")
-    if not 2000 <= int(fiscal_year) <= 2100:
-        raise ServiceError("Give a fiscal year from 2000 to 2100.", field="fiscal_year")
-    return StrategyReview.objects.create(
-        organization=org,
-        fiscal_year=fiscal_year,
-        quarter=quarter,
-        held_on=today,
-        snapshot=snapshot(org, fiscal_year, quarter, today),
-        notes=(notes or "").strip(),
-        created_by=created_by,
-    )
-
-
-def review_notes(*, org, review: StrategyReview, notes: str) -> StrategyReview:
-    review.notes = (notes or "").strip()
-    review.save(update_fields=["notes", "updated_at"])
-    return review
-
-
-def decision_add(
-    *, org, review: StrategyReview, text, rationale: str = "", owner=None, due=None
-) -> StrategyDecision:
-    text = normalize_text(text)
-    if not text:
-        raise ServiceError("Say what was decided.", field="text")
-    if len(text) > 500:
-        raise ServiceError("At most 500 characters.", field="text")
-    if due not in (None, "") and not isinstance(due, datetime.date):
-        try:
-            due = datetime.date.fromisoformat(str(due))
-        except ValueError:
-            raise ServiceError(f"“{due}” is not a date (YYYY-MM-DD).", field="due") from None
-    return StrategyDecision.objects.create(
-        organization=org,
-        review=review,
-        text=text,
-        rationale=(rationale or "").strip(),
-        owner=active_member(org, owner),
-        due=due or None,
-    )
-
-
-def decision_done(*, org, decision: StrategyDecision, done: bool) -> StrategyDecision:
-    decision.done = done
-    decision.save(update_fields=["done", "updated_at"])
-    return decision
+def sections(org, fiscal_year: int, quarter: int, today: datetime.date) -> dict:
+    """The strategy sections of a quarterly review's snapshot (JSON-able), as of `today`."""
+    return {key: section(org, fiscal_year, quarter, today) for key, section in SECTIONS}
