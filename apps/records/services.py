@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from apps.core.errors import ServiceError
+from apps.governance.changes.guard import ensure_direct_edit_allowed
 from apps.integrations.services import outbox_emit
 
 from . import conditions, quality
@@ -88,6 +89,7 @@ def stage_update(
 
     `effective_from` (an aware datetime, default now) is when the new version applies.
     """
+    ensure_direct_edit_allowed(org, "stages")
     allowed = {"name", "entry_criteria", "owner_team", "rule", "order"}
     unknown = set(fields) - allowed
     if unknown:

@@ -12,6 +12,7 @@ from apps.accounts.models import Membership
 from apps.core.errors import ServiceError
 from apps.execution.models import RoutingPolicy, RoutingPolicyVersion, RoutingPool
 from apps.execution.routing import types
+from apps.governance.changes.guard import ensure_direct_edit_allowed
 from apps.records import conditions
 
 
@@ -190,6 +191,7 @@ def policy_diff(old: RoutingPolicyVersion | None, new: RoutingPolicyVersion) -> 
 
 @transaction.atomic
 def policy_publish(*, org, policy: RoutingPolicy, actor, note: str = "") -> RoutingPolicyVersion:
+    ensure_direct_edit_allowed(org, "routing")
     RoutingPolicy.objects.select_for_update().get(pk=policy.pk, organization=org)
     draft = policy.versions.filter(status=RoutingPolicyVersion.Status.DRAFT).first()
     if draft is None:

@@ -30,6 +30,7 @@ from apps.execution.models import (
 )
 from apps.execution.models.sla import Clock
 from apps.execution.routing import types
+from apps.governance.changes.guard import ensure_direct_edit_allowed
 from apps.records import conditions
 from apps.records.models import LifecycleStage
 
@@ -437,6 +438,7 @@ def sla_policy_create(
     escalation=(),
     is_active: bool = True,
 ) -> SlaPolicy:
+    ensure_direct_edit_allowed(org, "sla")
     fields = _sla_fields(
         org=org, name=name, clock=clock, target_minutes=target_minutes, calendar=calendar, stage=stage,
         team=team, conditions_=conditions, escalation=escalation,
@@ -461,6 +463,7 @@ def sla_policy_update(
     is_active: bool = True,
 ) -> SlaPolicy:
     """Change a policy. Running timers keep the ladder they started with."""
+    ensure_direct_edit_allowed(org, "sla")
     _own(policy, org, field="policy")
     fields = _sla_fields(
         org=org, name=name, clock=clock, target_minutes=target_minutes, calendar=calendar, stage=stage,

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from apps.core.errors import ServiceError
+from apps.governance.changes.guard import ensure_direct_edit_allowed
 from apps.measurement.attribution.compute import ALL_MODELS, LABELS, NO_TOUCH
 from apps.measurement.models import AttributionDay, MeasurementSettings
 
@@ -50,6 +51,7 @@ def measurement_settings(*, org) -> MeasurementSettings:
 @transaction.atomic
 def attribution_settings_update(*, org, lookback_days: int, half_life_days: float) -> MeasurementSettings:
     """Save the lookback window and the time-decay half-life; a change queues a full rollup on commit."""
+    ensure_direct_edit_allowed(org, "metrics")
     if not 1 <= int(lookback_days) <= MAX_LOOKBACK_DAYS:
         raise ServiceError(f"Between 1 and {MAX_LOOKBACK_DAYS} days.", field="lookback_days")
     if not 0 < float(half_life_days) <= MAX_HALF_LIFE_DAYS:

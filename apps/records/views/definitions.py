@@ -31,6 +31,11 @@ from ..models import (
 
 @org_view()
 def records_definitions(request):
+    if "as_of" in request.GET:
+        # The operating model as of a past date is read from change requests and history.
+        from apps.governance.views.changes import definitions_as_of
+
+        return definitions_as_of(request)
     stages = selectors.stage_list(org=request.org)
     return render(
         request,

@@ -370,7 +370,11 @@ def kpi_node_delete(request, pk):
     node = _node(request, pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    services.kpi_node_delete(org=org, node=node)
+    try:
+        services.kpi_node_delete(org=org, node=node)
+    except ServiceError as exc:  # e.g. the tree is under change control
+        messages.error(request, exc.message)
+        return redirect("strategy_kpi_node", org_slug=org.slug, pk=node.pk)
     messages.success(request, f"Node “{node.name}” deleted; its children moved up to its parent.")
     return redirect("strategy_kpi_tree", org_slug=org.slug)
 

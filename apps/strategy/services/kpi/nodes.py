@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from apps.accounts.services import active_member
 from apps.core.errors import ServiceError
+from apps.governance.changes.guard import ensure_direct_edit_allowed
 from apps.measurement.metrics import engine
 from apps.measurement.metrics.catalogue import BY_KEY
 from apps.records.models import LifecycleStage
@@ -239,6 +240,7 @@ def _place(org, node: KpiNode, parent_id: int | None, position: int | None) -> N
 
 @transaction.atomic
 def kpi_node_create(*, org, **fields) -> KpiNode:
+    ensure_direct_edit_allowed(org, "kpi")
     base = {
         **dict.fromkeys(("name", "description", "metric"), ""),
         **dict.fromkeys(("direction", "owner", "parent", "position")),
@@ -259,6 +261,7 @@ def kpi_node_create(*, org, **fields) -> KpiNode:
 @transaction.atomic
 def kpi_node_update(*, org, node: KpiNode, **fields) -> KpiNode:
     """Change some fields; a new parent or position moves the node (never under its own descendants)."""
+    ensure_direct_edit_allowed(org, "kpi")
     _same_org(org, node)
     parents = _lock_tree(org)
     locked = KpiNode.objects.get(pk=node.pk, organization=org)
@@ -289,6 +292,7 @@ def kpi_node_move(*, org, node: KpiNode, parent, position: int | None = None) ->
 @transaction.atomic
 def kpi_node_delete(*, org, node: KpiNode) -> None:
     """Delete a node; its children take its place under its parent, in their order."""
+    ensure_direct_edit_allowed(org, "kpi")
     _same_org(org, node)
     _lock_tree(org)
     node = KpiNode.objects.get(pk=node.pk, organization=org)
@@ -307,6 +311,7 @@ def kpi_node_delete(*, org, node: KpiNode) -> None:
 @transaction.atomic
 def kpi_target_set(*, org, node: KpiNode, period_start, value) -> KpiTarget:
     """Set (or replace) the node's target for one period: a month or a fiscal quarter, by its grain."""
+    ensure_direct_edit_allowed(org, "kpi")
     _same_org(org, node)
     day = _period_start(org, node, period_start)
     number = _number(value, field="value")
@@ -324,6 +329,7 @@ def kpi_target_set(*, org, node: KpiNode, period_start, value) -> KpiTarget:
 
 @transaction.atomic
 def kpi_target_delete(*, org, node: KpiNode, period_start) -> bool:
+    ensure_direct_edit_allowed(org, "kpi")
     _same_org(org, node)
     day = _period_start(org, node, period_start)
     deleted, _ = KpiTarget.objects.for_org(org).filter(node=node, period_start=day).delete()

@@ -1,0 +1,96 @@
+"""Stage definitions: every lifecycle stage's name, order, written entry criterion, owner team and rule.
+
+The document is {"stages": [{"key", "name", "order", "kind", "entry_criteria", "owner_team", "rule"}]}
+with the owner team as a team id. Stages are matched by key; the set of keys and each stage's kind are
+fixed (the funnel's shape is not a definition), everything else may change. Applying calls
+`records.services.stage_update` for each stage that changes, so each publishes a definition version.
+"""
+
+from apps.accounts.models import Team
+from apps.core.errors import ServiceError
+from apps.records import services as records
+from apps.records.models import LifecycleStage
+
+from . import base
+
+SUBJECT = "stages"
+EDITABLE = ("name", "order", "entry_criteria", "owner_team", "rule")
+STAGE_KEYS = {"key": str, "name": str, "order": int, "kind": str, "entry_criteria": str,
+              "owner_team": (int, type(None)), "rule": list}  # fmt: skip
+
+
+def export(org, target=None) -> dict:
+    return {
+        "stages": [
+            {
+                "key": stage.key,
+                "name": stage.name,
+                "order": stage.order,
+                "kind": stage.kind,
+                "entry_criteria": stage.entry_criteria,
+                "owner_team": stage.owner_team_id,
+                "rule": stage.rule,
+            }
+            for stage in LifecycleStage.objects.for_org(org).order_by("order", "id")
+        ]
+    }
+
+
+def target_label(org, target=None) -> str:
+    return "Lifecycle stages"
+
+
+def validate(org, target, proposed) -> dict[str, list[str]]:
+    errors = base.require_object(proposed, {"stages": list})
+    if errors:
+        return errors
+    current = {s.key: s for s in LifecycleStage.objects.for_org(org)}
+    seen = set()
+    for index, stage in enumerate(proposed["stages"]):
+        where = f"stages[{index}]"
+        if not isinstance(stage, dict):
+            errors[where] = ["A stage is an object."]
+            continue
+        for key, message in base.require_object(stage, STAGE_KEYS).items():
+            errors[f"{where}.{key}"] = message
+        key = stage.get("key")
+        if key in seen:
+            errors[f"{where}.key"] = [f"The stage {key!r} is listed twice."]
+        seen.add(key)
+        if isinstance(key, str) and key not in current:
+            errors[f"{where}.key"] = [f"There is no stage {key!r}; stages are renamed, not added."]
+        elif key in current and stage.get("kind") != current[key].kind:
+            errors[f"{where}.kind"] = ["A stage's kind (funnel or detour) cannot change."]
+    missing = sorted(set(current) - seen)
+    if missing:
+        errors["stages"] = [f"Every stage must stay listed; missing: {', '.join(missing)}."]
+    return errors or base.dry_run(apply, org, target, proposed)
+
+
+def apply(org, target, proposed, by=None, note: str = "") -> None:
+    """Publish each changed stage through `stage_update` (one definition version per stage changed)."""
+    current = {s.key: s for s in LifecycleStage.objects.for_org(org).select_related("owner_team")}
+    teams = {t.pk: t for t in Team.objects.for_org(org)}
+    for index, wanted in enumerate(proposed["stages"]):
+        stage = current[wanted["key"]]
+        changes = {}
+        for name in EDITABLE:
+            value = wanted[name]
+            if name == "owner_team":
+                if value is not None and value not in teams:
+                    raise ServiceError(
+                        "Pick a team of this organisation.", field=f"stages[{index}].owner_team"
+                    )
+                if value != stage.owner_team_id:
+                    changes["owner_team"] = teams.get(value)
+            elif value != getattr(stage, name):
+                changes[name] = value
+        if not changes:
+            continue
+        try:
+            records.stage_update(org=org, stage=stage, actor=getattr(by, "user", None), note=note, **changes)
+        except ServiceError as error:
+            raise base.nested(f"stages[{index}]", error) from None
+
+
+diff = base.diff
