@@ -123,6 +123,10 @@ def _model(table: str, group_by: str | None, where: dict):
     """The fact table to read: the coarse copy when neither the grouping nor a filter needs more."""
     if (table, group_by) in BY_DIMENSION:
         return BY_DIMENSION[table, group_by]
+    # A filter on a dimension only a copy carries (segment): that copy, grouped or not.
+    for (copy_table, dimension), model in BY_DIMENSION.items():
+        if copy_table == table and DIMENSIONS[table][dimension] in where:
+            return model
     coarse = COARSE.get(table)
     if coarse and group_by in (None, "channel", "stage") and set(where) <= COARSE_KEYS:
         return coarse
@@ -185,8 +189,10 @@ def cumulative(
     return {row["group"]: {m: float(row[m] or 0) for m in measures} for row in rows}
 
 
-def spend(org, window: Window, group_by: str | None = None, types=None, channels=None):
-    """Spend by period (and group), each entry spread evenly over the days of its own period."""
+def spend(org, window: Window, group_by: str | None = None, types=None, channels=None, campaigns=None):
+    """Spend by period (and group), each entry spread evenly over the days of its own period.
+
+    `channels` and `campaigns` (lists) keep the entries of those channels and campaign references."""
     period = (
         "%(start)s::date" if window.grain is None else "greatest(date_trunc(%(grain)s, d)::date, %(start)s)"
     )
@@ -199,6 +205,9 @@ def spend(org, window: Window, group_by: str | None = None, types=None, channels
     if channels is not None:
         filters += " AND s.channel = ANY(%(channels)s)"
         params["channels"] = list(channels)
+    if campaigns is not None:
+        filters += " AND s.campaign_ref = ANY(%(campaigns)s)"
+        params["campaigns"] = list(campaigns)
     sql = f"""
         SELECT {period}{group}, sum(s.amount / (s.period_end - s.period_start + 1))
         FROM {SpendEntry._meta.db_table} s

@@ -4,10 +4,10 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import django_filters as filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from .models import Account, Lead, Opportunity, Touchpoint
+from .models import Account, Lead, Opportunity, StageEvent, Touchpoint
 
 
 def _search(*fields):
@@ -49,7 +49,76 @@ class DayRangeMixin:
         )
 
 
-class LeadFilter(DayRangeMixin, filters.FilterSet):
+class FirstEntryMixin(DayRangeMixin):
+    """Leads by the local days they first entered a stage, or were created (their first stage event).
+
+    What the funnel figures count (apps.measurement.facts): a number on a dashboard links here with
+    entered_stage + entered_from/entered_to, or new_from/new_to, and lists exactly the leads behind it.
+    The dates only apply together: `entered_stage` reads both from the form."""
+
+    def _days(self, start_name, end_name):
+        data = self.form.cleaned_data
+        start, end = data.get(start_name), data.get(end_name)
+        bounds = {}
+        if start:
+            bounds["at__gte"] = self._day_start(start)
+        if end:
+            bounds["at__lt"] = self._day_start(end + timedelta(days=1))
+        return start, bounds
+
+    def first_entry(self, queryset, name, value):
+        value = (value or "").strip()
+        if not value:
+            return queryset
+        start, bounds = self._days("entered_from", "entered_to")
+        # The organisation too, so the (organization, lead, at) index serves the lookups.
+        events = StageEvent.objects.filter(
+            organization=OuterRef("organization"), lead=OuterRef("pk"), to_stage=value
+        )
+        queryset = queryset.filter(Exists(events.filter(**bounds)))
+        if start:
+            queryset = queryset.exclude(Exists(events.filter(at__lt=bounds["at__gte"])))
+        return queryset
+
+    def first_event(self, queryset, name, value):
+        if name != "new_from" and self.form.cleaned_data.get("new_from"):
+            return queryset  # new_from applies both bounds
+        start, bounds = self._days("new_from", "new_to")
+        if not bounds:
+            return queryset
+        events = StageEvent.objects.filter(organization=OuterRef("organization"), lead=OuterRef("pk"))
+        queryset = queryset.filter(Exists(events.filter(**bounds)))
+        if start:
+            queryset = queryset.exclude(Exists(events.filter(at__lt=bounds["at__gte"])))
+        return queryset
+
+    def dates_only(self, queryset, name, value):
+        return queryset  # read by first_entry
+
+
+def _in_team(prefix: str):
+    """A filter method: the owner is an active member of the team (a team of another organisation has no
+    members among this organisation's records)."""
+
+    def method(queryset, name, value):
+        if value in (None, ""):
+            return queryset
+        # One TeamMember per team and member: no duplicate rows.
+        return queryset.filter(**{f"{prefix}team_memberships__team_id": value, f"{prefix}is_active": True})
+
+    return method
+
+
+def _in_segment(queryset, name, value):
+    from apps.strategy.models import SegmentMembership
+
+    if value in (None, ""):
+        return queryset
+    members = SegmentMembership.objects.filter(lead=OuterRef("pk"), segment_id=value)
+    return queryset.filter(Exists(members))
+
+
+class LeadFilter(FirstEntryMixin, filters.FilterSet):
     email = filters.CharFilter(lookup_expr="iexact")
     email_contains = filters.CharFilter(field_name="email", lookup_expr="icontains")
     stage = filters.CharFilter(field_name="stage__key")
@@ -71,6 +140,14 @@ class LeadFilter(DayRangeMixin, filters.FilterSet):
     q = filters.CharFilter(method=_search("first_name", "last_name", "email", "company"), label="Search")
     captured_from = filters.DateFilter(field_name="captured_at", method="from_day", label="Captured from")
     captured_to = filters.DateFilter(field_name="captured_at", method="to_day", label="Captured to")
+    # Drill-down from the review dashboards (the numbers count these leads).
+    team = filters.NumberFilter(method=_in_team("owner__"), label="Owner's team")
+    segment = filters.NumberFilter(method=_in_segment, label="Segment")
+    entered_stage = filters.CharFilter(method="first_entry", label="First entered stage")
+    entered_from = filters.DateFilter(method="dates_only", label="First entered from")
+    entered_to = filters.DateFilter(method="dates_only", label="First entered to")
+    new_from = filters.DateFilter(method="first_event", label="Created (first stage) from")
+    new_to = filters.DateFilter(method="first_event", label="Created (first stage) to")
 
     class Meta:
         model = Lead
@@ -111,6 +188,11 @@ class OpportunityFilter(filters.FilterSet):
     created_before = filters.DateFilter(field_name="created_date", lookup_expr="lt")
     q = filters.CharFilter(method=_search("name", "account__name"), label="Search")
     unowned = filters.BooleanFilter(field_name="owner", lookup_expr="isnull")
+    # Drill-down from the review dashboards: opportunity facts take the primary contact's channel and
+    # campaign.
+    channel = filters.CharFilter(field_name="primary_contact__channel", lookup_expr="iexact")
+    campaign = filters.CharFilter(field_name="primary_contact__utm_campaign", lookup_expr="iexact")
+    team = filters.NumberFilter(method=_in_team("owner__"), label="Owner's team")
 
     class Meta:
         model = Opportunity

@@ -6,7 +6,13 @@
       const source = document.getElementById(el.dataset.chart);
       if (!source) return;
       const figure = JSON.parse(JSON.parse(source.textContent));
-      Plotly.newPlot(el, figure.data, figure.layout, { responsive: true, displaylogo: false });
+      // The modebar's camera saves the chart as PNG in the browser (no server, works offline);
+      // data-filename names the file after the page, chart and dates.
+      Plotly.newPlot(el, figure.data, figure.layout, {
+        responsive: true,
+        displaylogo: false,
+        toImageButtonOptions: { format: "png", filename: el.dataset.filename || "chart", scale: 2 },
+      });
       el.dataset.drawn = "1";
     });
   }

@@ -2,6 +2,7 @@
 
     GET /api/v1/metrics/
     GET /api/v1/metrics/{key}/?from=&to=&grain=day|week|month|quarter&group_by=&compare=previous_period
+        &segment=&channel=&team=&owner=&campaign=   (filters; one a metric cannot take is a 400 on it)
 
 The numbers come from apps.measurement.metrics.engine, the same call the
 metric page and its CSV export make.
@@ -28,6 +29,7 @@ def result_as_dict(result: engine.Result) -> dict:
         "group_by": result.group_by,
         "params": result.params,
         "compare": "previous_period" if result.compare else None,
+        "filters": result.filters,
         "total": result.total,
         "total_previous": result.total_previous if result.compare else None,
         "series": [
@@ -48,6 +50,11 @@ QUERY = [
     OpenApiParameter("grain", str, enum=["day", "week", "month", "quarter"], description="Default week."),
     OpenApiParameter("group_by", str, description="One of the metric's dimensions."),
     OpenApiParameter("compare", str, enum=["previous_period"]),
+    OpenApiParameter("segment", int, description="Lead segment id (funnel counts only, no other filter)."),
+    OpenApiParameter("channel", str, description="Lead channel."),
+    OpenApiParameter("team", int, description="Team id: the owner is one of its active members."),
+    OpenApiParameter("owner", int, description="Member id of the owner."),
+    OpenApiParameter("campaign", str, description="Campaign (the lead's utm_campaign)."),
 ]
 
 
@@ -69,10 +76,10 @@ class MetricViewSet(OrgScopedViewSet):
         if pk not in BY_KEY:
             raise NotFound(f"There is no metric {pk!r}; GET /api/v1/metrics/ lists them.")
         try:
-            metric, window, group_by, compare, params = engine.parse(
-                pk, request.query_params, today=engine.local_today(self.org)
+            metric, window, group_by, compare, params, filters = engine.parse_all(
+                pk, request.query_params, org=self.org, today=engine.local_today(self.org)
             )
         except engine.QueryError as error:
             raise serializers.ValidationError({k: [v] for k, v in error.errors.items()}) from None
-        result = engine.evaluate(self.org, metric, window, group_by, compare, params)
+        result = engine.evaluate(self.org, metric, window, group_by, compare, params, filters)
         return Response(result_as_dict(result))

@@ -24,15 +24,41 @@ RESPONSE_DIMS = ("channel", "campaign", "owner")
 SPEND_DIMS = ("channel", "campaign")
 
 
+# The column each filter narrows, per kind of fact table (see engine.parse_filters for who may take which).
+FILTER_COLUMNS = {
+    "channel": "channel",
+    "campaign": "campaign",
+    "owner": "owner_id",
+    "team": "owner_id__in",
+    "segment": "segment_id",
+}
+
+
 @dataclass(frozen=True)
 class Query:
     org: object
     window: store.Window
     group_by: str | None = None
     params: dict = field(default_factory=dict)
+    # Filters as the store reads them: {"channel": str, "campaign": str, "owner": id, "team": [ids],
+    # "segment": id}; engine.parse_filters has checked the metric can take each one.
+    filters: dict = field(default_factory=dict)
 
     def param(self, name: str, default):
         return self.params.get(name) or default
+
+    def where(self, **where) -> dict:
+        """`where` plus the filters, as lookups on a fact table."""
+        return {**where, **{FILTER_COLUMNS[name]: value for name, value in self.filters.items()}}
+
+    def spend_filters(self) -> dict:
+        """The filters as store.spend takes them (spend has channel and campaign only)."""
+        found = {}
+        if "channel" in self.filters:
+            found["channels"] = [self.filters["channel"]]
+        if "campaign" in self.filters:
+            found["campaigns"] = [self.filters["campaign"]]
+        return found
 
 
 @dataclass(frozen=True)
@@ -76,7 +102,11 @@ class Metric:
 
 
 def _sum(q: Query, table: str, measure: str, **where) -> pd.Series:
-    return store.sums(q.org, table, [measure], q.window, q.group_by, **where)[measure]
+    return store.sums(q.org, table, [measure], q.window, q.group_by, **q.where(**where))[measure]
+
+
+def _sums(q: Query, table: str, measures: list[str]) -> pd.DataFrame:
+    return store.sums(q.org, table, measures, q.window, q.group_by, **q.where())
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> pd.Series:
@@ -85,7 +115,7 @@ def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> 
 
 
 def _quantile(q: Query, table: str, field_name: str, quantile: float, divisor: float, **where) -> pd.Series:
-    merged = store.sketches(q.org, table, field_name, q.window, q.group_by, **where)
+    merged = store.sketches(q.org, table, field_name, q.window, q.group_by, **q.where(**where))
     periods = q.window.periods()
     if q.group_by:
         groups = sorted({key[1] for key in merged}, key=lambda g: (g is None, str(g)))
@@ -102,8 +132,8 @@ def _stage(q: Query, name: str, default: str) -> str:
     return q.param(name, default)
 
 
-def _spend(q: Query, types=None, channels=None) -> pd.Series:
-    return store.spend(q.org, q.window, q.group_by, types=types, channels=channels)["amount"]
+def _spend(q: Query, types=None) -> pd.Series:
+    return store.spend(q.org, q.window, q.group_by, types=types, **q.spend_filters())["amount"]
 
 
 def _new_customers(q: Query, **where) -> pd.Series:
@@ -116,7 +146,7 @@ def _settings(q: Query) -> MeasurementSettings:
 
 
 def _ungrouped(q: Query) -> Query:
-    return Query(q.org, q.window, None, q.params)
+    return Query(q.org, q.window, None, q.params, q.filters)
 
 
 def _spread(total: pd.Series, like: pd.Series) -> pd.Series:
@@ -171,17 +201,17 @@ def lead_to_close(q):
 
 
 def win_rate(q):
-    frame = store.sums(q.org, "opportunity", ["won", "lost"], q.window, q.group_by)
+    frame = _sums(q, "opportunity", ["won", "lost"])
     return _ratio(frame["won"], frame["won"] + frame["lost"], 100)
 
 
 def average_deal_size(q):
-    frame = store.sums(q.org, "opportunity", ["won", "won_amount"], q.window, q.group_by)
+    frame = _sums(q, "opportunity", ["won", "won_amount"])
     return _ratio(frame["won_amount"], frame["won"])
 
 
 def sales_cycle(q):
-    frame = store.sums(q.org, "opportunity", ["won", "won_cycle_days"], q.window, q.group_by)
+    frame = _sums(q, "opportunity", ["won", "won_cycle_days"])
     return _ratio(frame["won_cycle_days"], frame["won"])
 
 
@@ -190,9 +220,7 @@ def time_in_stage(quantile: float):
 
 
 def velocity(q):
-    frame = store.sums(
-        q.org, "opportunity", ["created", "won", "lost", "won_amount", "won_cycle_days"], q.window, q.group_by
-    )
+    frame = _sums(q, "opportunity", ["created", "won", "lost", "won_amount", "won_cycle_days"])
     rate = _ratio(frame["won"], frame["won"] + frame["lost"])
     size = _ratio(frame["won_amount"], frame["won"])
     cycle = _ratio(frame["won_cycle_days"], frame["won"])
@@ -255,7 +283,7 @@ def romi(q, campaigns_only: bool = False):
     model = q.param("model", "linear")
     if not store.has_attribution(q.org, model):
         return _nan_like(q) if not q.group_by else pd.Series(dtype=float)
-    where = {"campaign__gt": ""} if campaigns_only else {}
+    where = q.where(**({"campaign__gt": ""} if campaigns_only else {}))
     revenue = store.attributed(q.org, model, q.window, q.group_by, **where)["revenue"]
     spend = _spend(q) if not campaigns_only else _campaign_spend(q)
     revenue, spend = revenue.align(spend, fill_value=0.0)
@@ -263,7 +291,7 @@ def romi(q, campaigns_only: bool = False):
 
 
 def _campaign_spend(q):
-    frame = store.spend(q.org, q.window, "campaign")
+    frame = store.spend(q.org, q.window, "campaign", **q.spend_filters())
     frame = frame[frame.index.get_level_values("group") != ""]
     if q.group_by == "campaign":
         return frame["amount"]
@@ -323,8 +351,12 @@ def response_median(field_name: str, divisor: float):
     return lambda q: _quantile(q, "response", field_name, 0.5, divisor)
 
 
+def speed_to_lead_p90(q):
+    return _quantile(q, "response", "speed_sketch", 0.9, 60)
+
+
 def sla_compliance(q):
-    frame = store.sums(q.org, "response", ["sla_met", "sla_breached"], q.window, q.group_by)
+    frame = _sums(q, "response", ["sla_met", "sla_breached"])
     return _ratio(frame["sla_met"], frame["sla_met"] + frame["sla_breached"], 100)
 
 
@@ -337,7 +369,7 @@ def reject_rate(q):
 
 
 def data_completeness(q):
-    frame = store.sums(q.org, "funnel", ["created", "created_completeness"], q.window, q.group_by)
+    frame = _sums(q, "funnel", ["created", "created_completeness"])
     return _ratio(frame["created_completeness"], frame["created"], 100)
 
 
@@ -531,6 +563,12 @@ METRICS: list[Metric] = [
         "touch, over the leads first assigned in the period.", "median of (first touch − capture)", "minutes",
         "lower", RESPONSE_DIMS, ("assignments",), response_median("speed_sketch", 60),
         group="Speed and SLAs",
+    ),
+    Metric(
+        "speed_to_lead_p90", "Speed-to-lead (p90)", "The time within which 90 % of the leads first assigned "
+        "in the period had their first human touch, within 1 %.",
+        "90th percentile of (first touch − capture)", "minutes", "lower", RESPONSE_DIMS, ("assignments",),
+        speed_to_lead_p90, group="Speed and SLAs",
     ),
     Metric(
         "system_latency", "System latency (median)", "Median time from capture to the first assignment: the "

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from apps.accounts.models import Membership
+from apps.accounts.models import Membership, Team, TeamMember
 from apps.strategy.models import Segment
 
 from .. import store
@@ -20,6 +20,11 @@ from .catalogue import BY_KEY, Metric, Query
 
 MAX_DAYS = 3 * 366
 MAX_DAYS_BY_DAY = 400
+
+# Filters a query can narrow its facts by, in the order the pages show them. `team` is the owner being an
+# active member of the team; `segment` is only kept by the funnel counts (FunnelSegmentDay), which carry
+# no other dimension, so it combines with no other filter and no other grouping.
+FILTERS = ("segment", "channel", "team", "owner", "campaign")
 
 
 class QueryError(ValueError):
@@ -40,6 +45,7 @@ class Result:
     params: dict
     compare: bool
     rows: list[dict] = field(default_factory=list)  # {period, group, group_label, value, previous}
+    filters: dict = field(default_factory=dict)  # as parse_filters gives them: {name: value}
     total: float | None = None
     total_previous: float | None = None
 
@@ -112,15 +118,132 @@ def parse(
     return metric, window, group_by, compare == "previous_period", params
 
 
-def evaluate(org, metric: Metric, window: store.Window, group_by=None, compare=False, params=None) -> Result:
+def parse_all(metric_key: str, values, *, org, today: datetime.date | None = None):
+    """`parse` and `parse_filters` together, every bad parameter in one QueryError.
+
+    Returns (metric, window, group_by, compare, params, filters)."""
+    errors: dict[str, str] = {}
+    parsed = None
+    try:
+        parsed = parse(metric_key, values, today=today)
+    except QueryError as error:
+        errors.update(error.errors)
+        if "metric" in error.errors:
+            raise
+    metric = BY_KEY[metric_key]
+    group_by = values.get("group_by") or None
+    filters = {}
+    try:
+        filters = parse_filters(org, values, metric, group_by if group_by in metric.dimensions else None)
+    except QueryError as error:
+        errors.update(error.errors)
+    if errors:
+        raise QueryError(errors)
+    return (*parsed, filters)
+
+
+def _whole_id(raw, name: str, errors: dict) -> int | None:
+    text = str(raw).strip()
+    if not text.isdigit():
+        errors[name] = f"{raw!r} is not an id (a whole number)."
+        return None
+    return int(text)
+
+
+def parse_filters(org, values, metric: Metric | None = None, group_by: str | None = None) -> dict:
+    """The filters among `values` ({name: value}, blanks dropped); raise QueryError naming each bad one.
+
+    Ids must name a segment, team or member of `org` (another organisation's id is simply unknown
+    here). With a `metric`, a filter it cannot honour is an error on that filter (see filter_errors),
+    never ignored."""
+    errors: dict[str, str] = {}
+    found: dict = {}
+    for name in FILTERS:
+        raw = values.get(name)
+        if raw is None or str(raw).strip() == "":
+            continue
+        if name in ("channel", "campaign"):
+            found[name] = str(raw).strip()
+            continue
+        pk = _whole_id(raw, name, errors)
+        if pk is None:
+            continue
+        model = {"segment": Segment, "team": Team, "owner": Membership}[name]
+        if not model.objects.for_org(org).filter(pk=pk).exists():
+            errors[name] = f"no {'member' if name == 'owner' else name} of this organisation has id {pk}."
+            continue
+        found[name] = pk
+    if metric is not None:
+        errors.update(filter_errors(metric, found, group_by))
+    if errors:
+        raise QueryError(errors)
+    return found
+
+
+def filter_errors(metric: Metric, filters: dict, group_by: str | None = None) -> dict[str, str]:
+    """{filter: reason} for each filter `metric` cannot honour: the metric must have the dimension
+    (team needs owner), and segment stands alone (its facts carry no other dimension)."""
+    errors: dict[str, str] = {}
+    for name in filters:
+        dimension = "owner" if name == "team" else name
+        if dimension not in metric.dimensions:
+            allowed = [f for f in FILTERS if ("owner" if f == "team" else f) in metric.dimensions]
+            errors[name] = f"{metric.name} cannot be filtered by {name}; " + (
+                f"it can be filtered by {', '.join(allowed)}." if allowed else "it takes no filter."
+            )
+    others = [f for f in filters if f != "segment"]
+    if "segment" in filters and "segment" not in errors:
+        if others:
+            errors["segment"] = (
+                f"cannot be combined with {', '.join(others)}: the segment figures carry no other dimension."
+            )
+        elif group_by and group_by != "segment":
+            errors["segment"] = (
+                f"cannot be combined with group_by={group_by}; group by segment or not at all."
+            )
+    if group_by == "segment":
+        for name in others:
+            errors.setdefault(name, "cannot be combined with group_by=segment.")
+    return errors
+
+
+def filter_lookups(org, filters: dict) -> dict:
+    """Parsed filters as the values the store filters on: a team becomes its active members' ids."""
+    lookups = dict(filters)
+    if "team" in lookups:
+        members = TeamMember.objects.for_org(org).filter(team_id=lookups["team"], membership__is_active=True)
+        lookups["team"] = sorted(members.values_list("membership_id", flat=True))
+    return lookups
+
+
+def evaluate(
+    org,
+    metric: Metric,
+    window: store.Window,
+    group_by=None,
+    compare=False,
+    params=None,
+    filters=None,
+    *,
+    total: bool = True,
+) -> Result:
+    """The metric over the window (and the previous one with `compare`), narrowed by parsed `filters`.
+
+    `total=False` skips the range's total (None) when only the series is wanted."""
     params = params or {}
-    series, total = _series_and_total(org, metric, window, group_by, params)
+    filters = filters or {}
+    lookups = filter_lookups(org, filters)
+    series, whole = _series_and_total(org, metric, window, group_by, params, lookups, total)
     result = Result(metric, window.start, window.end, window.grain, group_by, params, compare)
-    result.total = _number(total.iloc[0]) if len(total) else None
+    result.filters = dict(filters)
+    result.total = _number(whole.iloc[0]) if whole is not None and len(whole) else None
     previous = None
     if compare:
-        previous, previous_total = _series_and_total(org, metric, window.previous(), group_by, params)
-        result.total_previous = _number(previous_total.iloc[0]) if len(previous_total) else None
+        previous, previous_total = _series_and_total(
+            org, metric, window.previous(), group_by, params, lookups, total
+        )
+        if previous_total is not None and len(previous_total):
+            result.total_previous = _number(previous_total.iloc[0])
     labels = _labels(org, group_by, series)
     periods = window.periods()
     previous_periods = window.previous().periods() if compare else []
@@ -143,13 +266,16 @@ def evaluate(org, metric: Metric, window: store.Window, group_by=None, compare=F
     return result
 
 
-def _series_and_total(org, metric: Metric, window: store.Window, group_by, params):
+def _series_and_total(org, metric: Metric, window: store.Window, group_by, params, lookups=None, total=True):
     """The metric by period (and group), and over the whole window: one computation when they coincide."""
-    series = metric.compute(Query(org, window, group_by, params))
+    lookups = lookups or {}
+    series = metric.compute(Query(org, window, group_by, params, lookups))
     if window.grain is None and group_by is None:
         return series, series
+    if not total:
+        return series, None
     whole = store.Window(window.start, window.end, None)
-    return series, metric.compute(Query(org, whole, None, params))
+    return series, metric.compute(Query(org, whole, None, params, lookups))
 
 
 def _group_value(value):

@@ -17,6 +17,7 @@ from apps.accounts.access import org_view
 from apps.core.charts import bar_chart, line_chart
 from apps.core.csv import csv_response
 from apps.measurement import store
+from apps.measurement.dashboards.base import filter_options
 from apps.measurement.metrics import engine
 from apps.measurement.metrics.catalogue import BY_KEY, METRICS
 from apps.measurement.models import RollupState
@@ -89,12 +90,12 @@ def _evaluate(request, key: str):
         raise Http404("No such metric.")
     values = _query_values(request, request.org)
     try:
-        metric, window, group_by, compare, params = engine.parse(
-            key, values, today=engine.local_today(request.org)
+        metric, window, group_by, compare, params, filters = engine.parse_all(
+            key, values, org=request.org, today=engine.local_today(request.org)
         )
     except engine.QueryError as error:
         return values, None, error.errors
-    return values, engine.evaluate(request.org, metric, window, group_by, compare, params), {}
+    return values, engine.evaluate(request.org, metric, window, group_by, compare, params, filters), {}
 
 
 @org_view()
@@ -109,6 +110,7 @@ def metric_detail(request, key):
         "presets": PRESETS,
         "param_fields": [{"param": p, "value": values.get(p.name) or p.default} for p in metric.params],
         "grains": store.GRAINS,
+        "options": filter_options(request.org),
         "state": RollupState.objects.for_org(request.org).first(),
     }
     if result is not None:
