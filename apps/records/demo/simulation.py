@@ -51,6 +51,10 @@ from .reference import (
     planned_counts,
 )
 
+# A leak for the leak finder to find: Paid Social's SAL → SQL conversion falls to 40 % of its usual rate
+# for the leads accepted in the last LEAK_DAYS days (a new lead form let poorer leads through).
+LEAK_CHANNEL, LEAK_STAGE, LEAK_DAYS, LEAK_FACTOR = "Paid Social", "sal", 75, 0.4
+
 
 def _ascii(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() and c.isalpha()).lower()
@@ -210,6 +214,8 @@ class _Builder:
             target, rate, median, sigma = TRANSITIONS[stage]
             if stage == "inquiry":
                 rate *= lead.channel.quality / self.mean_quality
+            if stage == LEAK_STAGE and lead.channel.name == LEAK_CHANNEL and now - at < timedelta(LEAK_DAYS):
+                rate *= LEAK_FACTOR
             moves = rng.random() < rate
             if moves and target == "opportunity":
                 moves = self.can_open_opportunity(lead)
