@@ -4,6 +4,7 @@ from celery import shared_task
 
 from apps.accounts.models import Organization
 
+from .diagnostic.tasks import diagnostic_nightly, diagnostic_organization  # noqa: F401 (registered here)
 from .services import rollup
 
 
