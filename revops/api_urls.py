@@ -15,10 +15,15 @@ from apps.execution.api.views import (
     RejectReasonViewSet,
     RoutingViewSet,
 )
+from apps.governance.api.changes import ChangeRequestViewSet
+from apps.governance.api.reviews import ActionItemViewSet, ReviewViewSet
 from apps.integrations.api.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from apps.measurement.api.attribution import AttributionViewSet
+from apps.measurement.api.dashboards import DashboardViewSet
+from apps.measurement.api.diagnostic import DiagnosticViewSet
 from apps.measurement.api.holdouts import HoldoutTestViewSet
 from apps.measurement.api.metrics import MetricViewSet
+from apps.measurement.api.pipeline import PipelineViewSet
 from apps.measurement.api.spend import SpendViewSet
 from apps.records.api.views import (
     AccountViewSet,
@@ -33,7 +38,6 @@ from apps.strategy.api.kpi import KpiNodeViewSet, KpiTreeViewSet
 from apps.strategy.api.plans import PlanViewSet
 from apps.strategy.api.positioning import OfferViewSet, PositioningViewSet
 from apps.strategy.api.programs import ProgramViewSet
-from apps.strategy.api.reviews import StrategyReviewViewSet
 from apps.strategy.api.segments import SegmentViewSet
 from apps.strategy.api.waterfall import WaterfallViewSet
 
@@ -61,19 +65,37 @@ router.register("positioning", PositioningViewSet, basename="api-positioning")
 router.register("programs", ProgramViewSet, basename="api-program")
 router.register("channel-budget", ChannelBudgetViewSet, basename="api-channel-budget")
 router.register("plans", PlanViewSet, basename="api-plan")
-router.register("strategy-reviews", StrategyReviewViewSet, basename="api-strategy-review")
 router.register("journeys", JourneyViewSet, basename="api-journey")
 router.register("email-templates", EmailTemplateViewSet, basename="api-email-template")
 router.register("handoffs", HandoffViewSet, basename="api-handoff")
 router.register("experiments", ExperimentViewSet, basename="api-experiment")
 router.register("playbooks", PlaybookViewSet, basename="api-playbook")
 router.register("campaigns", CampaignViewSet, basename="api-campaign")
+router.register("change-requests", ChangeRequestViewSet, basename="api-change-request")
+router.register("reviews", ReviewViewSet, basename="api-review")
+router.register("action-items", ActionItemViewSet, basename="api-action-item")
 
 urlpatterns = [
     # One report, not a collection: a plain route keeps its schema an object rather than a list.
     path("attribution/", AttributionViewSet.as_view({"get": "report"}), name="api-attribution"),
     path("waterfall/", WaterfallViewSet.as_view({"get": "report"}), name="api-waterfall"),
     path("kpi-tree/", KpiTreeViewSet.as_view({"get": "tree"}), name="api-kpi-tree"),
+    path("dashboards/weekly/", DashboardViewSet.as_view({"get": "weekly"}), name="api-dashboard-weekly"),
+    path(
+        "dashboards/quarterly/",
+        DashboardViewSet.as_view({"get": "quarterly"}),
+        name="api-dashboard-quarterly",
+    ),
+    path("dashboards/funnel/", DashboardViewSet.as_view({"get": "funnel"}), name="api-dashboard-funnel"),
+    path("dashboards/pipeline/", PipelineViewSet.as_view({"get": "report"}), name="api-dashboard-pipeline"),
+    path("leaks/", PipelineViewSet.as_view({"get": "leaks"}), name="api-leaks"),
+    path("red-flags/", PipelineViewSet.as_view({"get": "red_flags"}), name="api-red-flags"),
+    path("diagnostic/", DiagnosticViewSet.as_view({"get": "report"}), name="api-diagnostic"),
+    path(
+        "diagnostic/components.csv",
+        DiagnosticViewSet.as_view({"get": "components"}),
+        name="api-diagnostic-components",
+    ),
     path("organization/", OrganizationView.as_view(), name="api-organization"),
     # The organisation's one UTM taxonomy, and a validator that stores nothing.
     path(

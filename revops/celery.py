@@ -131,10 +131,30 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=4, minute=11),
         "options": {"expires": 3600},
     },
+    # Approved change requests apply on their effective date; a minute is the promised precision.
+    "governance-apply-due-changes": {
+        "task": "governance.apply_due_changes",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+    # A held review's digest is sent by a task queued on commit; this sweep sends any whose task never
+    # ran (a worker or Redis down). Sending is claimed first, so nothing goes out twice.
+    "governance-review-digests": {
+        "task": "governance.review_digest_sweep",
+        "schedule": timedelta(minutes=10),
+        "options": {"expires": 600},
+    },
     # A quarterly strategy review falls due 90 days after the last; operators are reminded once.
     "strategy-review-reminders": {
         "task": "strategy.review_reminders",
         "schedule": crontab(hour=7, minute=5),
+        "options": {"expires": 3600},
+    },
+    # The growth diagnostic: each organisation's snapshot of its local day, taken once its local night
+    # (and the rollup) has passed; hourly so every time zone gets its night, and cheap when nothing is due.
+    "diagnostic-nightly": {
+        "task": "measurement.diagnostic_nightly",
+        "schedule": crontab(minute=37),
         "options": {"expires": 3600},
     },
     # Relayed outbox rows and old delivery logs are pruned nightly, off-peak.

@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 from apps.core import views as core_views
 from apps.execution.views import journeys as execution_journeys
 from apps.execution.views import overview as execution_overview
+from apps.governance.views import reviews as governance_reviews
 from apps.measurement.views import metrics as measurement_metrics
 from apps.strategy.views import goals as strategy_goals
 
@@ -18,7 +19,8 @@ org_patterns = [
     path("execution/", execution_overview.execution_index, name="execution_index"),
     path("measurement/", measurement_metrics.metrics_index, name="measurement_index"),
     path("measurement/", include("apps.measurement.urls")),
-    path("governance/", core_views.section("governance"), name="governance_index"),
+    path("governance/", governance_reviews.governance_index, name="governance_index"),
+    path("governance/", include("apps.governance.urls")),
     path("records/", include("apps.records.urls")),
     path("imports/", include("apps.imports.urls")),
     path("quality/", include("apps.quality.urls")),

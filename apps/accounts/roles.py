@@ -35,6 +35,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "definitions.edit": OPERATORS,
     "operating_model.approve": OPERATORS,
     "strategy.edit": OPERATORS,
+    # Operating reviews: plan, hold, record decisions and action items. Any member reads them and
+    # updates the action items they own.
+    "reviews.run": OPERATORS,
     "campaigns.edit": frozenset({Role.ADMIN, Role.REVOPS_LEAD, Role.MARKETER}),
     # Marketing operations: triage requests, move campaigns through build, QA and launch, own the
     # QA checklist and the UTM taxonomy. Any member may submit an intake request ("org.view").

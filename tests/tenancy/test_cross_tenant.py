@@ -25,10 +25,13 @@ from apps.execution.services import policies as routing_policies
 from apps.execution.services import routing as routing_services
 from apps.execution.services import setup as setup_services
 from apps.execution.services import utm as utm_services
+from apps.governance.models import ChangeRequest
+from apps.governance.services import reviews as review_services
 from apps.imports import services as import_services
 from apps.integrations import services as integration_services
 from apps.integrations.models import WebhookDelivery
 from apps.measurement.attribution import compute as attribution_compute
+from apps.measurement.diagnostic import snapshot as diagnostic_snapshot
 from apps.measurement.metrics import engine
 from apps.measurement.services import holdouts as holdout_services
 from apps.measurement.services import rollup
@@ -37,7 +40,7 @@ from apps.quality import services as quality_services
 from apps.records import definitions as record_definitions
 from apps.records import services as record_services
 from apps.records.models import DuplicateCandidate, LifecycleStage
-from apps.strategy.models import SavedPlan, Segment, StrategyDecision, StrategyReview
+from apps.strategy.models import SavedPlan, Segment
 from apps.strategy.services import budget as budget_services
 from apps.strategy.services import goals as goal_services
 from apps.strategy.services import kpi as kpi_services
@@ -69,6 +72,27 @@ ORG_PAGES = {
     "execution_index": None,
     "measurement_index": None,
     "governance_index": None,
+    # governance: operating reviews
+    "governance_reviews": None,
+    "governance_review_new": None,
+    "governance_review": "operating_review",
+    "governance_review_hold": "operating_review",
+    "governance_review_edit": "operating_review",
+    "governance_review_agenda_propose": "operating_review",
+    "governance_review_agenda_add": "operating_review",
+    "governance_agenda_item_remove": "agenda_item",
+    "governance_agenda_item_move": "agenda_item",
+    "governance_review_decision_new": "operating_review",
+    "governance_review_action_new": "operating_review",
+    "governance_actions": None,
+    "governance_action_status": "action_item",
+    # governance: change requests to the operating model
+    "governance_changes": None,
+    "governance_change_new": None,
+    "governance_change_control": None,
+    "governance_change": "change_request",
+    "governance_change_edit": "change_request",
+    "governance_change_action": "change_request",
     "settings_org": None,
     "settings_members": None,
     "settings_member_role": "member",
@@ -203,6 +227,22 @@ ORG_PAGES = {
     "measurement_attribution_export": None,
     "measurement_attribution_settings": None,
     "measurement_attribution_opportunity": "opportunity",
+    # measurement: the review dashboards (weekly, quarterly, funnel) and their CSV exports
+    "measurement_weekly": None,
+    "measurement_weekly_export": None,
+    "measurement_quarterly": None,
+    "measurement_quarterly_export": None,
+    "measurement_funnel": None,
+    "measurement_funnel_export": None,
+    # measurement: the pipeline dashboard and the leaks and red flags page, with their CSV exports
+    "measurement_pipeline": None,
+    "measurement_pipeline_export": None,
+    "measurement_leaks": None,
+    "measurement_leaks_export": None,
+    # measurement: the growth diagnostic, its recompute action and its CSV export
+    "measurement_diagnostic": None,
+    "measurement_diagnostic_recompute": None,
+    "measurement_diagnostic_export": None,
     # strategy: goals per fiscal quarter (strategy_index is the goals page)
     "strategy_goal_new": None,
     "strategy_goal": "goal",
@@ -260,11 +300,6 @@ ORG_PAGES = {
     "strategy_segment_recompute_status": "segment",
     "strategy_segment_export": "segment",
     "strategy_reviews": None,
-    "strategy_review_new": None,
-    "strategy_review": "strategy_review",
-    "strategy_review_notes": "strategy_review",
-    "strategy_review_decision_new": "strategy_review",
-    "strategy_review_decision_done": "strategy_decision",
     # execution: campaigns from intake to results, the QA checklist, the UTM taxonomy
     "execution_campaigns": None,
     "execution_campaign_new": None,
@@ -367,6 +402,14 @@ API_ROUTES = {
     "api-goal-list": None,
     "api-goal-detail": "goal",
     "api-kpi-tree": None,
+    "api-dashboard-weekly": None,
+    "api-dashboard-quarterly": None,
+    "api-dashboard-funnel": None,
+    "api-dashboard-pipeline": None,
+    "api-leaks": None,
+    "api-red-flags": None,
+    "api-diagnostic": None,
+    "api-diagnostic-components": None,
     "api-kpi-node-list": None,
     "api-kpi-node-detail": "kpi_node",
     "api-kpi-node-targets": "kpi_node",
@@ -384,9 +427,12 @@ API_ROUTES = {
     "api-plan-list": None,
     "api-plan-detail": "saved_plan",
     "api-plan-waterfall": "saved_plan",
-    "api-strategy-review-list": None,
-    "api-strategy-review-detail": "strategy_review",
-    "api-strategy-review-decisions": "strategy_review",
+    "api-review-list": None,
+    "api-review-detail": "operating_review",
+    "api-review-hold": "operating_review",
+    "api-review-decisions": "operating_review",
+    "api-action-item-list": None,
+    "api-action-item-detail": "action_item",
     "api-waterfall": "report:waterfall",
     "api-segment-list": None,
     "api-segment-detail": "segment",
@@ -409,6 +455,15 @@ API_ROUTES = {
     "api-experiment-results": "experiment",
     "api-playbook-list": None,
     "api-playbook-detail": "playbook",
+    "api-change-request-list": None,
+    "api-change-request-detail": "change_request",
+    "api-change-request-submit": "change_request",
+    "api-change-request-approve": "change_request",
+    "api-change-request-reject": "change_request",
+    "api-change-request-apply": "change_request",
+    "api-change-request-rollback": "change_request",
+    "api-change-request-rebase": "change_request",
+    "api-change-request-preview": "change_request",
 }
 
 
@@ -568,13 +623,6 @@ def victim(org, owner):
         budget_lines=[{"channel": "Secret Channel", "description": "Secret line", "amount": 100}],
         targets=[{"metric": "leads", "target": 10}],
     )  # fmt: skip
-    strategy_review = StrategyReview.objects.create(
-        organization=org, fiscal_year=2026, quarter=1, held_on=datetime.date(2026, 3, 31),
-        snapshot={"goals": []}, notes="Secret notes",
-    )  # fmt: skip
-    strategy_decision = StrategyDecision.objects.create(
-        organization=org, review=strategy_review, text="Secret decision"
-    )
     kpi_node = kpi_services.kpi_node_create(org=org, name="Secret KPI", owner=member, description="Secret")
     kpi_services.kpi_target_set(org=org, node=kpi_node, period_start=datetime.date(2026, 3, 1), value=10)
     kpi_services.kpi_value_set(org=org, node=kpi_node, period_start=datetime.date(2026, 3, 1), value=7)
@@ -610,6 +658,35 @@ def victim(org, owner):
         draft_steps=[{"id": "s1", "type": "email", "email": {"template": email_template.pk}}],
     )  # fmt: skip
     campaign_qa_services.qa_run(org=org, campaign=campaign)
+    # Red flags of the victim (a live campaign without tracking, a KPI without owner) never reach another
+    # organisation's red flags.
+    type(campaign).objects.create(
+        organization=org, name="Secret live campaign", type="webinar", status="live"
+    )
+    kpi_services.kpi_node_create(org=org, name="Secret unowned KPI")
+    operating_review = review_services.review_create(
+        org=org, kind="weekly", day=datetime.date(2026, 3, 2), today=datetime.date(2026, 3, 2),
+        notes="Secret review notes", attendees=[member], propose=False,
+    )  # fmt: skip
+    agenda_item = review_services.agenda_add(org=org, review=operating_review, title="Secret agenda item")
+    review_services.decision_add(
+        org=org, review=operating_review, text="Secret decision", agenda_item=agenda_item
+    )
+    action_item = review_services.action_add(
+        org=org, review=operating_review, title="Secret action item", owner=member, due="2026-03-09",
+        subject_type="campaign", subject_id=campaign.pk,
+    )  # fmt: skip
+    change_request = ChangeRequest.objects.create(
+        organization=org,
+        subject="metrics",
+        title="Secret change request",
+        rationale="Secret rationale",
+        proposed={"attribution_lookback_days": 30, "time_decay_half_life_days": 7.0, "gross_margin": 0.5},
+        before={"attribution_lookback_days": 90, "time_decay_half_life_days": 7.0, "gross_margin": 0.8},
+    )
+    # The victim's diagnostic (its evidence names the "Secret" records above) never reaches another
+    # organisation's diagnostic, page, CSV or API.
+    diagnostic_snapshot.take(org)
     return {
         "journey": journey,
         "email_template": email_template,
@@ -626,8 +703,10 @@ def victim(org, owner):
         "program": program,
         "channel_budget": channel_budget,
         "saved_plan": saved_plan,
-        "strategy_review": strategy_review,
-        "strategy_decision": strategy_decision,
+        "operating_review": operating_review,
+        "agenda_item": agenda_item,
+        "action_item": action_item,
+        "change_request": change_request,
         "goal": goal,
         "spend_entry": spend_entry,
         "holdout_test": holdout_test,

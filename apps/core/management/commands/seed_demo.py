@@ -9,7 +9,10 @@ from apps.execution import demo as execution_demo
 from apps.execution.demo.campaigns import seed_campaigns
 from apps.execution.demo.handoffs import seed_handoffs
 from apps.execution.demo.journeys import seed_journeys
+from apps.governance import demo as governance_demo
+from apps.governance.demo_changes import seed_changes
 from apps.measurement import demo as measurement_demo
+from apps.measurement.diagnostic.demo import seed_diagnostic
 from apps.records import demo as records_demo
 from apps.strategy import demo as strategy_demo
 
@@ -102,6 +105,23 @@ class Command(BaseCommand):
             "Journeys: already set." if journeys is None
             else "Journeys: " + ", ".join(f"{k} {n} enrolments" for k, n in journeys.items())
         )  # fmt: skip
+        findings = measurement_demo.seed_findings(org)  # before the reviews: their agendas read the findings
+        self.stdout.write(
+            "Pipeline history: already written." if findings is None else f"Pipeline history: {findings}"
+        )
+        with pghistory.context(actor_email="seed_demo"):
+            reviews = governance_demo.seed_reviews(org)  # last: its snapshots and items read everything above
+        self.stdout.write(
+            "Weekly reviews: already held." if reviews is None else f"Weekly reviews: {reviews} held"
+        )
+        with pghistory.context(actor_email="seed_demo"):
+            changes = seed_changes(org)  # after routing and the rollup: its preview replays real leads
+        self.stdout.write(
+            "Change requests: already there." if changes is None
+            else "Change requests: " + ", ".join(f"{n} {k}" for k, n in changes.items())
+        )  # fmt: skip
+        diagnostic = seed_diagnostic(org)  # last: it scores everything above
+        self.stdout.write("Diagnostic: already taken." if diagnostic is None else f"Diagnostic: {diagnostic}")
         self.stdout.write(f"Logins (password for all: {accounts_demo.DEMO_PASSWORD}):")
         for email, _name, role, _team in accounts_demo.PEOPLE:
             self.stdout.write(f"  {role.label:<14} {email}")
