@@ -296,6 +296,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ReviewStatusEnum": "apps.governance.models.OperatingReview.Status",
+        "ActionStatusEnum": "apps.governance.models.ActionStatus",
+        "ChangeStatusEnum": "apps.governance.models.ChangeStatus",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------

@@ -32,7 +32,7 @@ class AgendaItemOutput(serializers.Serializer):
     url = serializers.CharField()
 
 
-class DecisionOutput(serializers.Serializer):
+class ReviewDecisionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     review = serializers.IntegerField(source="review_id")
     agenda_item = serializers.IntegerField(source="agenda_item_id", allow_null=True)
@@ -79,7 +79,7 @@ class ReviewOutput(serializers.Serializer):
         help_text="What the review looked at, frozen when held; {} while planned."
     )
     agenda = AgendaItemOutput(many=True, source="agenda.all")
-    decisions = DecisionOutput(many=True, source="decisions.all")
+    decisions = ReviewDecisionOutput(many=True, source="decisions.all")
     action_items = serializers.SerializerMethodField()
 
     def get_attendees(self, review) -> list[int]:
@@ -202,19 +202,23 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
         return Response(self.get_serializer(review).data)
 
     @extend_schema(
-        operation_id="reviews_decisions",
+        methods=["GET"], operation_id="reviews_decisions_list", responses=ReviewDecisionOutput(many=True)
+    )
+    @extend_schema(
+        methods=["POST"],
+        operation_id="reviews_decisions_create",
         request=DecisionInput,
-        responses={200: DecisionOutput(many=True), 201: DecisionOutput},
+        responses={201: ReviewDecisionOutput},
     )
     @action(detail=True, methods=["get", "post"])
     def decisions(self, request, pk=None):
         review = self.get_object()
         if request.method == "GET":
-            return Response(DecisionOutput(review.decisions.all(), many=True).data)
+            return Response(ReviewDecisionOutput(review.decisions.all(), many=True).data)
         data = DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
         decision = services.decision_add(org=self.org, review=review, **data.validated_data)
-        return Response(DecisionOutput(decision).data, status=status.HTTP_201_CREATED)
+        return Response(ReviewDecisionOutput(decision).data, status=status.HTTP_201_CREATED)
 
 
 class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
