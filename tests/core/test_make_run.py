@@ -80,7 +80,7 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(smoke_database):
     base = f"http://127.0.0.1:{port}"
     try:
         # Migrations and the full demo seed (records, then a replayed routing history).
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 480
         while time.monotonic() < deadline and not any("revops is running at" in line for line in output):
             assert process.poll() is None, "".join(output)
             time.sleep(0.5)

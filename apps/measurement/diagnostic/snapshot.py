@@ -92,6 +92,14 @@ def take(org, today: datetime.date | None = None) -> DiagnosticSnapshot:
     return snapshot
 
 
+def take_weeks_before(org, weeks: int, today: datetime.date | None = None) -> list[DiagnosticSnapshot]:
+    """Snapshots of the same weekday in each of the `weeks` weeks before `today`, oldest first."""
+    from apps.measurement.metrics import engine
+
+    today = today or engine.local_today(org)
+    return [take(org, today - datetime.timedelta(days=7 * back)) for back in range(weeks, 0, -1)]
+
+
 def organizations_due(now: datetime.datetime | None = None) -> list[int]:
     """Organisations past `NIGHT_HOUR` of their local day (the night's rollup done) with no snapshot of it."""
     from zoneinfo import ZoneInfo

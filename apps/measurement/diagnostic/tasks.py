@@ -23,3 +23,13 @@ def diagnostic_organization(organization_id: int):
         return None
     taken = snapshot.take(org)
     return {"taken_on": taken.taken_on.isoformat(), "quadrant": taken.quadrant, "scores": taken.scores}
+
+
+@shared_task(name="measurement.diagnostic_history", time_limit=900, soft_time_limit=870)
+def diagnostic_history(organization_id: int, weeks: int):
+    """Weekly snapshots for the `weeks` weeks before today (the demo's trend): each a few seconds, so
+    they are taken by a worker once the product runs, not while it starts."""
+    org = Organization.objects.filter(pk=organization_id).first()
+    if org is None:
+        return None
+    return [taken.taken_on.isoformat() for taken in snapshot.take_weeks_before(org, weeks)]
