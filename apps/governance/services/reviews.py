@@ -368,19 +368,9 @@ def _plain(value):
 
 
 def _kpi_rows(org, today: datetime.date) -> list[dict]:
-    return [
-        {
-            "node": state.node.pk,
-            "name": state.node.name,
-            "depth": state.depth,
-            "status": state.status,
-            "status_label": state.status_label,
-            "actual": state.actual,
-            "target": state.target,
-            "owner": state.owner_name,
-        }
-        for state in kpi_states(org, today=today)
-    ]
+    from apps.strategy.services.reviews import kpi_rows
+
+    return kpi_rows(kpi_states(org, today=today))
 
 
 def review_numbers(org, review: OperatingReview, *, today: datetime.date) -> dict:

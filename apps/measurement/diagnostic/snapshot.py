@@ -109,14 +109,17 @@ def organizations_due(now: datetime.datetime | None = None) -> list[int]:
     from apps.accounts.models import Organization
 
     now = now or timezone.now()
-    due = []
+    nights = {}  # organisation -> its local day, for those past their night
     for org_id, zone in Organization.objects.order_by("pk").values_list("pk", "time_zone"):
         local = now.astimezone(ZoneInfo(zone))
-        if local.hour < NIGHT_HOUR:
-            continue
-        if not DiagnosticSnapshot.objects.filter(organization_id=org_id, taken_on=local.date()).exists():
-            due.append(org_id)
-    return due
+        if local.hour >= NIGHT_HOUR:
+            nights[org_id] = local.date()
+    taken = set(
+        DiagnosticSnapshot.objects.filter(
+            organization_id__in=list(nights), taken_on__in=set(nights.values())
+        ).values_list("organization_id", "taken_on")
+    )
+    return [org_id for org_id, day in nights.items() if (org_id, day) not in taken]
 
 
 def recompute_later(org) -> None:

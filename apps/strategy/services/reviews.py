@@ -153,9 +153,8 @@ def channels_section(org, fiscal_year: int, quarter: int, today: datetime.date) 
     ]
 
 
-def kpi_section(org, fiscal_year: int, quarter: int, today: datetime.date) -> list[dict]:
-    """Every node's status on the day (the tree's own current period, by each node's grain)."""
-    tree = kpi_tree(org=org, today=today)
+def kpi_rows(states) -> list[dict]:
+    """KPI-tree node states as the rows a review's snapshot keeps."""
     return [
         {
             "node": state.node.pk,
@@ -167,8 +166,13 @@ def kpi_section(org, fiscal_year: int, quarter: int, today: datetime.date) -> li
             "target": state.target,
             "owner": state.owner_name,
         }
-        for state in tree.nodes
+        for state in states
     ]
+
+
+def kpi_section(org, fiscal_year: int, quarter: int, today: datetime.date) -> list[dict]:
+    """Every node's status on the day (the tree's own current period, by each node's grain)."""
+    return kpi_rows(kpi_tree(org=org, today=today).nodes)
 
 
 # Each section: (key, function(org, fiscal_year, quarter, today) -> JSON-able value).
