@@ -8,6 +8,8 @@ and document its payload in the README.
 EVENT_TYPES: dict[str, str] = {
     "lead.created": "A lead was created (API, import or UI).",
     "lead.routed": "A lead was offered to a person by a routing policy.",
+    "account.routed": "An account without an owner was given one by the account routing policy.",
+    "opportunity.routed": "An opportunity without an owner was given one by the opportunity routing policy.",
     "assignment.accepted": "A rep accepted an offered lead.",
     "assignment.rejected": "A rep rejected an offered lead, with a reason.",
     "sla.breached": "An SLA clock ran out.",

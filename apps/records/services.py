@@ -550,6 +550,7 @@ def account_create(*, org, **fields) -> Account:
             account=account
         )
     _refresh_segments(org, account=account)
+    _route_unowned(org, account)
     return account
 
 
@@ -624,7 +625,19 @@ def opportunity_create(*, org, **fields) -> Opportunity:
     _apply_opportunity(org, opportunity, fields, partial=False)
     opportunity.save()
     _handoff_on_won(org, opportunity, was_won=False)
+    _route_unowned(org, opportunity)
     return opportunity
+
+
+def _route_unowned(org, record: Account | Opportunity) -> None:
+    """A new account, or a new open opportunity, without an owner asks its routing policy for one."""
+    if record.owner_id is not None:
+        return
+    if isinstance(record, Opportunity) and record.status != Opportunity.Status.OPEN:
+        return  # a closed deal loaded from history has nobody left to work it
+    from apps.execution.services import ownership
+
+    ownership.ownership_request(org=org, record=record)
 
 
 @transaction.atomic

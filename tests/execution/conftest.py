@@ -53,9 +53,10 @@ def pool_with_reps(
     return pool
 
 
-def publish_policy(org, *, rules=(), fallback_pool=None, actor=None):
-    """Publish the lead routing policy with `rules` (stored JSON) and a fallback queue."""
-    policy = policies.policy_for(org)
+def publish_policy(org, *, rules=(), fallback_pool=None, actor=None, object_type="lead"):
+    """Publish the routing policy of `object_type` (leads unless told) with `rules`
+    (stored JSON) and a fallback queue."""
+    policy = policies.policy_for(org, object_type)
     policies.draft_update(org=org, policy=policy, rules=list(rules), fallback_pool=fallback_pool, actor=actor)
     return policies.policy_publish(org=org, policy=policy, actor=actor)
 

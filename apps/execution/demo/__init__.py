@@ -250,7 +250,7 @@ def _held_leads(org, replay: Replay, rng: random.Random, now: datetime) -> None:
 def _counts(org, demo_rep) -> dict[str, int]:
     assignments = Assignment.objects.for_org(org)
     timers = SlaTimer.objects.for_org(org)
-    decisions = RoutingDecision.objects.for_org(org)
+    decisions = RoutingDecision.objects.for_org(org).filter(lead__isnull=False)
     # Each lead's latest decision says whether it still waits for the manager.
     waiting = Counter(dict(decisions.order_by("pk").values_list("lead_id", "outcome")).values())
     return {

@@ -155,17 +155,55 @@ class Trigger(models.TextChoices):
     ESCALATED = "escalated", "SLA escalation"
     DATA_COMPLETE = "data_complete", "Data completed"
     MANUAL = "manual", "Routed by hand"
+    ACCOUNT_CREATED = "account_created", "Account created without an owner"
+    OPPORTUNITY_CREATED = "opportunity_created", "Opportunity created without an owner"
 
 
-class RoutingRequest(OrgOwned):
+# Routing requests and decisions concern exactly one record: a lead, an account or an opportunity.
+ONE_SUBJECT = (
+    models.Q(lead__isnull=False, account__isnull=True, opportunity__isnull=True)
+    | models.Q(lead__isnull=True, account__isnull=False, opportunity__isnull=True)
+    | models.Q(lead__isnull=True, account__isnull=True, opportunity__isnull=False)
+)
+
+
+class Routed(models.Model):
+    """The record a request or decision is about: a lead (each model declares its
+    own `lead`, with its reverse name), an account or an opportunity."""
+
+    account = models.ForeignKey(
+        "records.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    opportunity = models.ForeignKey(
+        "records.Opportunity", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def object_type(self) -> str:
+        if self.lead_id:
+            return RoutingPolicy.Object.LEAD
+        return RoutingPolicy.Object.ACCOUNT if self.account_id else RoutingPolicy.Object.OPPORTUNITY
+
+    @property
+    def subject(self):
+        return self.lead or self.account or self.opportunity
+
+
+class RoutingRequest(Routed, OrgOwned):
     """The routing outbox: written in the transaction that creates or
-    qualifies a lead, so a crash between commit and routing loses nothing."""
+    qualifies a lead (or creates an unowned account or opportunity), so a
+    crash between commit and routing loses nothing."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         DONE = "done", "Done"
 
-    lead = models.ForeignKey("records.Lead", on_delete=models.CASCADE, related_name="routing_requests")
+    lead = models.ForeignKey(
+        "records.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="routing_requests"
+    )
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -181,15 +219,22 @@ class RoutingRequest(OrgOwned):
             ),
             models.Index(fields=["lead"], name="routingrequest_lead_idx"),
         ]
+        constraints = [models.CheckConstraint(condition=ONE_SUBJECT, name="routingrequest_one_subject")]
 
     def __str__(self):
-        return f"Route lead {self.lead_id} ({self.trigger}, {self.status})"
+        pk = self.lead_id or self.account_id or self.opportunity_id
+        return f"Route {self.object_type} {pk} ({self.trigger}, {self.status})"
 
 
-class RoutingDecision(OrgOwned):
-    """What the engine decided and why, exactly as it saw the world."""
+class RoutingDecision(Routed, OrgOwned):
+    """What the engine decided and why, exactly as it saw the world.
 
-    lead = models.ForeignKey("records.Lead", on_delete=models.CASCADE, related_name="routing_decisions")
+    For a lead, an assignment is an offer the rep accepts or rejects; an
+    account or opportunity is simply given to its new owner."""
+
+    lead = models.ForeignKey(
+        "records.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="routing_decisions"
+    )
     request = models.ForeignKey(
         RoutingRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
     )
@@ -210,7 +255,20 @@ class RoutingDecision(OrgOwned):
     timings = models.JSONField(default=dict)
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "lead", "-created_at"], name="decision_lead_idx")]
+        indexes = [
+            models.Index(fields=["organization", "lead", "-created_at"], name="decision_lead_idx"),
+            models.Index(
+                fields=["organization", "account", "-created_at"],
+                name="decision_account_idx",
+                condition=models.Q(account__isnull=False),
+            ),
+            models.Index(
+                fields=["organization", "opportunity", "-created_at"],
+                name="decision_opportunity_idx",
+                condition=models.Q(opportunity__isnull=False),
+            ),
+        ]
+        constraints = [models.CheckConstraint(condition=ONE_SUBJECT, name="routingdecision_one_subject")]
 
     def __str__(self):
         return f"Decision {self.pk}: {self.outcome}"

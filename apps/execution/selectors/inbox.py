@@ -226,7 +226,7 @@ def queue_waiting(*, org, limit: int = WAITING_LIMIT) -> list[RoutingDecision]:
     live = Assignment.objects.filter(lead=OuterRef("lead"), status__in=Assignment.LIVE)
     return list(
         RoutingDecision.objects.for_org(org)
-        .filter(outcome__in=(types.QUEUED, types.HELD), lead__merged_into__isnull=True)
+        .filter(outcome__in=(types.QUEUED, types.HELD), lead__isnull=False, lead__merged_into__isnull=True)
         .exclude(Exists(newer))
         .exclude(Exists(live))
         .select_related("lead", "lead__stage", "pool")

@@ -39,7 +39,7 @@ from apps.integrations.services import outbox_emit
 from apps.records.models import Lead, Origin
 from apps.records.stages import DETOUR
 
-from . import facts, notifications, policies, sla
+from . import facts, notifications, ownership, policies, sla
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,18 @@ def routing_request(*, org, lead: Lead, trigger: str, exclude=()) -> RoutingRequ
     request = RoutingRequest.objects.create(
         organization=org, lead=lead, trigger=trigger, exclude=list(exclude)
     )
+    enqueue(request)
+    return request
+
+
+def enqueue(request: RoutingRequest) -> None:
+    """Route a request just written once its transaction commits: here, or on a worker
+    when inside `routing_deferred`. The beat sweep catches whatever neither reaches."""
     deferred = _deferred.get()
     if deferred is not None:
         deferred.append(request.pk)
     else:
         transaction.on_commit(lambda: _route_after_commit(request.pk), robust=True)
-    return request
 
 
 def _route_after_commit(request_id: int) -> None:
@@ -110,7 +116,10 @@ def route_request(*, request_id: int, now: datetime | None = None) -> RoutingDec
         )
         if request is None:
             return None
-        decision = _route(request, now=now or timezone.now())
+        if request.lead_id is None:
+            decision = ownership.route(request, now=now or timezone.now())
+        else:
+            decision = _route(request, now=now or timezone.now())
         request.status = RoutingRequest.Status.DONE
         request.done_at = timezone.now()
         request.attempts += 1

@@ -73,7 +73,7 @@ def on_time_launch(ctx: Context) -> Evidence:
 
 def routed_by_rule(ctx: Context) -> Evidence:
     decisions = RoutingDecision.objects.for_org(ctx.org).filter(
-        created_at__gte=ctx.since, created_at__lt=ctx.now
+        lead__isnull=False, created_at__gte=ctx.since, created_at__lt=ctx.now
     )
     counts = decisions.aggregate(total=Count("pk"), ruled=Count("pk", filter=Q(rule_index__isnull=False)))
     fallback = decisions.filter(rule_index__isnull=True).select_related("lead").order_by("-created_at")[:5]

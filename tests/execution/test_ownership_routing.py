@@ -1,0 +1,248 @@
+"""Routing accounts and opportunities: the lead engine's rules and pools,
+with ownership given at once. Expected owners are worked out by hand."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from apps.execution.models import (
+    Assignment,
+    Notification,
+    OutOfOffice,
+    PoolMember,
+    RoutingDecision,
+    RoutingRequest,
+    SlaTimer,
+)
+from apps.execution.routing import types
+from apps.execution.services import ownership, routing
+from apps.integrations.models import OutboxEvent
+from apps.records import services as records
+from apps.records.models import Account, Opportunity
+
+from .conftest import make_rep, pool_rule, pool_with_reps, publish_policy
+
+pytestmark = pytest.mark.django_db
+
+NOON = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+
+
+def route_pending(record, *, now=NOON) -> RoutingDecision | None:
+    """Route the record's pending requests (on-commit routing never fires inside a test)."""
+    decision = None
+    for request_id in (
+        RoutingRequest.objects.filter(
+            status=RoutingRequest.Status.PENDING, **{ownership.object_type_of(record): record}
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ):
+        decision = routing.route_request(request_id=request_id, now=now) or decision
+    record.refresh_from_db()
+    return decision
+
+
+def publish(org, *rules, object_type="account", fallback_pool=None):
+    return publish_policy(org, rules=rules, fallback_pool=fallback_pool, object_type=object_type)
+
+
+def territory_rule(pool, *countries):
+    return pool_rule(pool, "Territory", {"field": "country", "op": "in", "value": list(countries)})
+
+
+class TestAccounts:
+    def test_a_new_unowned_account_is_given_an_owner_by_round_robin(self, org, reps):
+        ana, bo, cy = reps
+        pool = pool_with_reps(org, reps, name="AEs")
+        publish(org, pool_rule(pool))
+        owners = []
+        for index in range(4):
+            account = records.account_create(org=org, name=f"Acme {index}", domain=f"acme{index}.com")
+            decision = route_pending(account)
+            owners.append(account.owner_id)
+            assert decision.outcome == types.ASSIGNED
+            assert decision.account_id == account.pk and decision.lead_id is None
+        # Everyone starts level, so the rotation goes by id, then comes back round.
+        assert owners == [ana.pk, bo.pk, cy.pk, ana.pk]
+        ledger = dict(PoolMember.objects.filter(pool=pool).values_list("membership_id", "assigned_count"))
+        assert ledger == {ana.pk: 2, bo.pk: 1, cy.pk: 1}
+
+    def test_ownership_is_given_not_offered(self, org, reps):
+        pool = pool_with_reps(org, reps[:1], name="AEs")
+        publish(org, pool_rule(pool))
+        account = records.account_create(org=org, name="Acme", domain="acme.com")
+        route_pending(account)
+        assert account.owner_id == reps[0].pk
+        assert not Assignment.objects.exists()
+        assert not SlaTimer.objects.exists()
+        event = OutboxEvent.objects.get(event_type="account.routed")
+        assert event.payload["data"]["account"] == account.pk
+        assert event.payload["data"]["owner"] == reps[0].pk
+        note = Notification.objects.get(kind="account.routed")
+        assert note.recipient_id == reps[0].pk
+        assert note.url.endswith(f"/accounts/{account.pk}/")
+
+    def test_an_account_created_with_an_owner_is_not_routed(self, org, reps):
+        pool = pool_with_reps(org, reps, name="AEs")
+        publish(org, pool_rule(pool))
+        account = records.account_create(org=org, name="Acme", owner=reps[2])
+        assert not RoutingRequest.objects.filter(account=account).exists()
+
+    def test_no_published_account_policy_means_no_request(self, org, reps):
+        # A lead policy says nothing about accounts.
+        publish(org, pool_rule(pool_with_reps(org, reps, name="SDRs")), object_type="lead")
+        account = records.account_create(org=org, name="Acme")
+        assert not RoutingRequest.objects.filter(account=account).exists()
+
+    def test_territory_rules_read_the_accounts_country(self, org, reps):
+        ana, bo, cy = reps
+        emea = pool_with_reps(org, [ana], name="EMEA")
+        rest = pool_with_reps(org, [bo, cy], name="Rest")
+        publish(org, territory_rule(emea, "FR", "DE"), fallback_pool=rest)
+        french = records.account_create(org=org, name="Lumière", country="fr")
+        american = records.account_create(org=org, name="Acme", country="US")
+        assert route_pending(french).rule_name == "Territory"
+        assert french.owner_id == ana.pk
+        decision = route_pending(american)
+        assert decision.rule_name == "Fallback queue" and american.owner_id == bo.pk
+        assert decision.trail[0].startswith('Rule 1 "Territory" did not match')
+
+    def test_sticky_gives_the_account_to_whoever_owns_its_leads(self, org, reps):
+        ana, bo, cy = reps
+        pool = pool_with_reps(org, [ana, bo], name="AEs")
+        publish(org, {"name": "Sticky", "conditions": [], "action": {"type": "sticky", "pool": pool.pk}})
+        records.lead_create(org=org, email="jo@globex.com", owner=cy)
+        account = records.account_create(org=org, name="Globex", domain="globex.com")
+        decision = route_pending(account)
+        assert account.owner_id == cy.pk
+        assert decision.trail[-1] == f'Assigned to {cy.user.display_name} by rule 1 "Sticky" (previous owner)'
+
+    def test_out_of_office_people_are_skipped(self, org, reps):
+        ana, bo, _ = reps
+        pool = pool_with_reps(org, [ana, bo], name="AEs")
+        publish(org, pool_rule(pool))
+        OutOfOffice.objects.create(
+            organization=org,
+            membership=ana,
+            starts_at=datetime(2026, 3, 10, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 13, tzinfo=UTC),
+        )
+        account = records.account_create(org=org, name="Acme")
+        decision = route_pending(account)
+        assert account.owner_id == bo.pk
+        assert {c["candidate"]: c["excluded"] for c in decision.considered}[ana.pk] == types.OUT_OF_OFFICE
+
+    def test_lead_caps_do_not_apply_and_fewest_owned_accounts_balances(self, org):
+        # Ana's lead caps are reached on paper (0), but caps are for leads; she owns fewer accounts.
+        ana = make_rep(org, "Ana Ruiz", daily_cap=0, open_cap=0)
+        bo = make_rep(org, "Bo Lind")
+        pool = pool_with_reps(org, [ana, bo], name="AEs", strategy=types.LOAD_BALANCED)
+        records.account_create(org=org, name="Bo's first", owner=bo)
+        records.account_create(org=org, name="Bo's second", owner=bo)
+        records.account_create(org=org, name="Ana's", owner=ana)
+        publish(org, pool_rule(pool))
+        account = records.account_create(org=org, name="New")
+        route_pending(account)
+        assert account.owner_id == ana.pk
+
+    def test_nobody_eligible_leaves_the_account_unowned_with_the_reason(self, org, reps):
+        ana = reps[0]
+        pool = pool_with_reps(org, [ana], name="AEs")
+        publish(org, pool_rule(pool))
+        routing.rep_set_available(org=org, membership=ana, available=False)
+        account = records.account_create(org=org, name="Acme")
+        decision = route_pending(account)
+        assert decision.outcome == types.QUEUED
+        assert account.owner_id is None
+        assert f"{ana.user.display_name} (marked unavailable)" in " ".join(decision.trail)
+
+    def test_an_owner_set_before_routing_runs_wins(self, org, reps):
+        pool = pool_with_reps(org, reps[:1], name="AEs")
+        publish(org, pool_rule(pool))
+        account = records.account_create(org=org, name="Acme")
+        records.account_update(org=org, account=account, owner=reps[2])
+        assert route_pending(account) is None
+        assert account.owner_id == reps[2].pk
+        assert RoutingRequest.objects.get(account=account).status == RoutingRequest.Status.DONE
+
+    def test_routed_on_commit_outside_a_test_transaction(self, org, reps, django_capture_on_commit_callbacks):
+        pool = pool_with_reps(org, reps[:1], name="AEs")
+        publish(org, pool_rule(pool))
+        with django_capture_on_commit_callbacks(execute=True):
+            account = records.account_create(org=org, name="Acme")
+        account.refresh_from_db()
+        assert account.owner_id == reps[0].pk
+
+
+class TestOpportunities:
+    def test_the_matched_accounts_owner_gets_the_opportunity(self, org, reps):
+        ana, bo, cy = reps
+        pool = pool_with_reps(org, [ana, bo], name="AEs")
+        publish(
+            org,
+            {"name": "Account owner", "conditions": [], "action": {"type": "account_owner", "pool": pool.pk}},
+            object_type="opportunity",
+        )
+        owned = records.account_create(org=org, name="Owned", owner=cy)
+        unowned = records.account_create(org=org, name="Unowned")
+        first = records.opportunity_create(org=org, name="Owned deal", account=owned, amount=1000)
+        second = records.opportunity_create(org=org, name="Unowned deal", account=unowned, amount=1000)
+        assert route_pending(first).trail[-1].endswith("(account owner)")
+        assert first.owner_id == cy.pk
+        decision = route_pending(second)
+        assert "No matched account owner" in decision.trail
+        assert second.owner_id == ana.pk
+
+    def test_rules_read_amount_and_account_fields(self, org, reps):
+        ana, bo, _ = reps
+        big = pool_with_reps(org, [ana], name="Enterprise AEs")
+        small = pool_with_reps(org, [bo], name="Commercial AEs")
+        publish(
+            org,
+            pool_rule(big, "Big enterprise deals", {"field": "amount", "op": "gte", "value": 50000},
+                      {"field": "account.employees", "op": "gt", "value": 1000}),
+            fallback_pool=small,
+            object_type="opportunity",
+        )  # fmt: skip
+        corp = records.account_create(org=org, name="Corp", employees=5000, owner=ana)
+        startup = records.account_create(org=org, name="Startup", employees=20, owner=bo)
+        deals = [
+            records.opportunity_create(org=org, name="Big at corp", account=corp, amount=80000),
+            records.opportunity_create(org=org, name="Small at corp", account=corp, amount=5000),
+            records.opportunity_create(org=org, name="Big at startup", account=startup, amount=80000),
+        ]
+        for deal in deals:
+            route_pending(deal)
+        assert [deal.owner_id for deal in deals] == [ana.pk, bo.pk, bo.pk]
+
+    def test_closed_opportunities_are_not_routed(self, org, reps):
+        publish(org, pool_rule(pool_with_reps(org, reps, name="AEs")), object_type="opportunity")
+        won = records.opportunity_create(
+            org=org, name="History", amount=100, status=Opportunity.Status.WON, close_date=NOON.date()
+        )
+        assert not RoutingRequest.objects.filter(opportunity=won).exists()
+
+    def test_sticky_follows_the_accounts_previous_opportunity(self, org, reps):
+        ana, bo, cy = reps
+        pool = pool_with_reps(org, [ana, bo], name="AEs")
+        publish(
+            org,
+            {"name": "Sticky", "conditions": [], "action": {"type": "sticky", "pool": pool.pk}},
+            object_type="opportunity",
+        )
+        account = records.account_create(org=org, name="Acme")
+        records.opportunity_create(org=org, name="Last year", account=account, amount=10, owner=cy)
+        renewal = records.opportunity_create(org=org, name="Renewal", account=account, amount=10)
+        route_pending(renewal)
+        assert renewal.owner_id == cy.pk
+
+
+def test_requests_and_decisions_concern_exactly_one_record(org, reps):
+    from django.db import IntegrityError, transaction
+
+    account = Account.objects.create(organization=org, name="Acme")
+    lead = records.lead_create(org=org, email="jo@acme.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RoutingRequest.objects.create(organization=org, lead=lead, account=account, trigger="manual")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RoutingRequest.objects.create(organization=org, trigger="manual")
