@@ -10,8 +10,10 @@ from apps.execution.api.handoffs import HandoffViewSet
 from apps.execution.api.journeys import EmailTemplateViewSet, JourneyViewSet
 from apps.execution.api.playbooks import PlaybookViewSet
 from apps.execution.api.views import (
+    AccountRoutingViewSet,
     AssignmentViewSet,
     LeadRoutingViewSet,
+    OpportunityRoutingViewSet,
     RejectReasonViewSet,
     RoutingViewSet,
 )
@@ -111,5 +113,15 @@ urlpatterns = [
     # Routing seen from a lead; a router cannot register a second viewset under "api-lead".
     path("leads/<pk>/routing/", LeadRoutingViewSet.as_view({"get": "routing"}), name="api-lead-routing"),
     path("leads/<pk>/touches/", LeadRoutingViewSet.as_view({"post": "touches"}), name="api-lead-touches"),
+    path(
+        "accounts/<pk>/routing/",
+        AccountRoutingViewSet.as_view({"get": "routing"}),
+        name="api-account-routing",
+    ),
+    path(
+        "opportunities/<pk>/routing/",
+        OpportunityRoutingViewSet.as_view({"get": "routing"}),
+        name="api-opportunity-routing",
+    ),
     *router.urls,
 ]

@@ -246,3 +246,127 @@ def test_requests_and_decisions_concern_exactly_one_record(org, reps):
         RoutingRequest.objects.create(organization=org, lead=lead, account=account, trigger="manual")
     with pytest.raises(IntegrityError), transaction.atomic():
         RoutingRequest.objects.create(organization=org, trigger="manual")
+
+
+class TestApi:
+    def test_an_accounts_routing_history_explains_the_owner(self, org, reps, api):
+        ana = reps[0]
+        pool = pool_with_reps(org, [ana], name="AEs")
+        publish(org, pool_rule(pool, "Everyone"))
+        account = records.account_create(org=org, name="Acme")
+        route_pending(account)
+        response = api.get(f"/api/v1/accounts/{account.pk}/routing/")
+        assert response.status_code == 200, response.content
+        [decision] = response.json()["decisions"]
+        assert decision["outcome"] == "assigned"
+        assert decision["trigger"] == "account_created"
+        assert decision["rule_name"] == "Everyone"
+        assert decision["assignee"]["id"] == ana.pk
+        assert decision["policy_version"] == 1
+
+    def test_an_opportunitys_routing_history(self, org, reps, api):
+        publish(org, pool_rule(pool_with_reps(org, reps[1:2], name="AEs")), object_type="opportunity")
+        deal = records.opportunity_create(org=org, name="Deal", amount=10)
+        route_pending(deal)
+        response = api.get(f"/api/v1/opportunities/{deal.pk}/routing/")
+        assert [d["assignee"]["id"] for d in response.json()["decisions"]] == [reps[1].pk]
+
+    def test_preview_an_account_under_the_draft_writes_nothing(self, org, reps, api):
+        ana, bo, _ = reps
+        publish(org, pool_rule(pool_with_reps(org, [ana], name="AEs")))
+        account = records.account_create(org=org, name="Acme", country="DE")
+        # A draft sends German accounts to Bo instead.
+        from apps.execution.services import policies
+
+        policies.draft_update(
+            org=org,
+            policy=policies.policy_for(org, "account"),
+            rules=[territory_rule(pool_with_reps(org, [bo], name="DACH"), "DE")],
+        )
+        response = api.post("/api/v1/routing/preview/", {"account": account.pk}, format="json")
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["version"] == {"number": 2, "status": "draft"}
+        assert body["assignee"]["id"] == bo.pk
+        published = api.post(
+            "/api/v1/routing/preview/", {"account": account.pk, "version": "published"}, format="json"
+        ).json()
+        assert published["assignee"]["id"] == ana.pk
+        assert not RoutingDecision.objects.filter(account=account).exists()
+        account.refresh_from_db()
+        assert account.owner_id is None  # its request is still pending, untouched by the previews
+
+    def test_preview_takes_one_subject(self, org, api):
+        account = records.account_create(org=org, name="Acme")
+        response = api.post("/api/v1/routing/preview/", {"lead": 1, "account": account.pk}, format="json")
+        assert response.status_code == 400
+        assert "account" in response.json()["error"]["fields"]
+
+    def test_preview_without_a_policy_says_so(self, org, api):
+        account = records.account_create(org=org, name="Acme")
+        response = api.post(
+            "/api/v1/routing/preview/", {"account": account.pk, "version": "draft"}, format="json"
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["fields"]["version"] == ["There is no draft to simulate."]
+
+    @pytest.mark.parametrize("field", ["account", "opportunity"])
+    def test_another_organisations_record_is_a_field_error(self, org, api, field):
+        from tests import factories
+
+        other = factories.make_org(name="Globex", slug="globex")
+        record = (
+            records.account_create(org=other, name="Secret account")
+            if field == "account"
+            else records.opportunity_create(org=other, name="Secret deal", amount=1)
+        )
+        response = api.post("/api/v1/routing/preview/", {field: record.pk}, format="json")
+        assert response.status_code == 400
+        assert field in response.json()["error"]["fields"]
+        assert "Secret" not in response.content.decode()
+
+
+class TestPages:
+    def test_the_account_page_explains_its_routing(self, org, reps, owner_client):
+        pool = pool_with_reps(org, reps[:1], name="AEs")
+        publish(org, pool_rule(pool, "Everyone to the AEs"))
+        account = records.account_create(org=org, name="Acme")
+        route_pending(account)
+        page = owner_client.get(f"/o/{org.slug}/records/accounts/{account.pk}/").content.decode()
+        assert "Everyone to the AEs" in page
+        assert f"Assigned to {reps[0].user.display_name} by rule 1" in page
+        assert "Route now" not in page  # it has an owner
+
+    def test_route_now_gives_an_unowned_account_an_owner(self, org, reps, owner_client):
+        account = records.account_create(org=org, name="Acme")  # before any policy: not routed
+        publish(org, pool_rule(pool_with_reps(org, reps[1:2], name="AEs")))
+        page = owner_client.get(f"/o/{org.slug}/records/accounts/{account.pk}/").content.decode()
+        assert "Route now" in page
+        response = owner_client.post(f"/o/{org.slug}/routing/queue/accounts/{account.pk}/route/", follow=True)
+        account.refresh_from_db()
+        assert account.owner_id == reps[1].pk
+        assert f"Acme now belongs to {reps[1].user.display_name}." in response.content.decode()
+        assert RoutingDecision.objects.get(account=account).trigger == "manual"
+
+    def test_route_now_without_a_policy_says_what_to_do(self, org, owner_client):
+        deal = records.opportunity_create(org=org, name="Deal", amount=5)
+        page = owner_client.get(f"/o/{org.slug}/records/opportunities/{deal.pk}/").content.decode()
+        assert "no opportunity routing policy is published" in page
+        response = owner_client.post(
+            f"/o/{org.slug}/routing/queue/opportunities/{deal.pk}/route/", follow=True
+        )
+        assert "Publish a routing policy for opportunity first" in response.content.decode()
+        assert not RoutingDecision.objects.exists()
+
+    def test_route_now_needs_the_reassign_permission(self, org, reps, client):
+        from apps.accounts.roles import Role
+        from tests import factories
+
+        viewer = factories.make_member(org, role=Role.VIEWER)
+        client.force_login(viewer.user)
+        account = records.account_create(org=org, name="Acme")
+        publish(org, pool_rule(pool_with_reps(org, reps[:1], name="AEs")))
+        response = client.post(f"/o/{org.slug}/routing/queue/accounts/{account.pk}/route/")
+        assert response.status_code == 403
+        account.refresh_from_db()
+        assert account.owner_id is None

@@ -169,6 +169,8 @@ ORG_PAGES = {
     "execution_queue": None,
     "execution_assignment_reassign": "assignment",
     "execution_lead_route": "lead",
+    "execution_account_route": "account",
+    "execution_opportunity_route": "opportunity",
     "execution_rep_availability": "member",
     "execution_notifications": None,
     "execution_notifications_count": None,
@@ -390,7 +392,10 @@ API_ROUTES = {
     "api-assignment-accept": "assignment",
     "api-assignment-reject": "assignment",
     "api-reject-reason-list": None,
-    "api-routing-preview": "probe:lead",  # POST naming the victim's lead in its body
+    "api-routing-preview": "probe:lead",  # POST naming the victim's lead in its body; account and
+    # opportunity probes: tests/execution/test_ownership_routing.py
+    "api-account-routing": "account",
+    "api-opportunity-routing": "opportunity",
     # measurement (an upsert by the victim's external id: tests/measurement/test_spend.py)
     "api-spend-list": None,
     "api-spend-detail": "spend_entry",

@@ -144,6 +144,10 @@ class LeadRoutingOutput(serializers.Serializer):
     sla_timers = TimerOutput(many=True, help_text="Newest first.")
 
 
+class OwnerRoutingOutput(serializers.Serializer):
+    decisions = DecisionOutput(many=True, help_text="Newest first.")
+
+
 class TouchInput(StrictSerializer):
     kind = serializers.ChoiceField(choices=["call", "email", "meeting"])
     note = serializers.CharField(max_length=500, required=False, allow_blank=True)
@@ -192,17 +196,28 @@ class PreviewLeadData(LeadInput):
 class PreviewInput(StrictSerializer):
     lead = serializers.IntegerField(required=False, help_text="An existing lead's id.")
     lead_data = PreviewLeadData(required=False, help_text="Or the fields of a lead that does not exist yet.")
+    account = serializers.IntegerField(
+        required=False, help_text="Or an existing account's id, previewed under the account policy."
+    )
+    opportunity = serializers.IntegerField(
+        required=False, help_text="Or an existing opportunity's id, previewed under the opportunity policy."
+    )
     version = serializers.ChoiceField(
         choices=["draft", "published"],
         required=False,
         help_text="Which rules to use; by default the draft if there is one, else the published version.",
     )
 
+    SUBJECTS = ("lead", "lead_data", "account", "opportunity")
+
     def validate(self, data):
-        if "lead" in data and "lead_data" in data:
-            raise serializers.ValidationError({"lead_data": ["Give lead or lead_data, not both."]})
-        if "lead" not in data and "lead_data" not in data:
-            raise serializers.ValidationError({"lead": ["Give a lead id, or lead_data."]})
+        given = [key for key in self.SUBJECTS if key in data]
+        if len(given) > 1:
+            raise serializers.ValidationError({given[1]: [f"Give only one of {', '.join(self.SUBJECTS)}."]})
+        if not given:
+            raise serializers.ValidationError(
+                {"lead": ["Give a lead id, lead_data, an account id or an opportunity id."]}
+            )
         return data
 
 

@@ -25,7 +25,7 @@ from apps.execution.models import (
 )
 from apps.execution.routing import types
 from apps.execution.services import routing, simulation, sla
-from apps.records.models import Lead, Origin
+from apps.records.models import Account, Lead, Opportunity, Origin
 
 from . import serializers as s
 
@@ -105,6 +105,35 @@ class LeadRoutingViewSet(OrgScopedViewSet):
             "assignment": s.TouchAssignment(live).data if live else None,
         }
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+class OwnerRoutingViewSet(OrgScopedViewSet):
+    """Routing seen from an account or an opportunity: the decisions that gave it an owner or
+    found nobody. Mounted under /accounts/<pk>/ and /opportunities/<pk>/."""
+
+    subject: str  # "account" or "opportunity": the decisions' field naming the record
+
+    @extend_schema(responses=s.OwnerRoutingOutput)
+    def routing(self, request, pk=None):
+        """The record's routing decisions (the newest 100), newest first."""
+        record = self.get_object()
+        decisions = (
+            RoutingDecision.objects.for_org(self.org)
+            .filter(**{self.subject: record})
+            .select_related("policy_version", "assignee__user", "pool")
+            .order_by("-created_at", "-id")[:DECISIONS_SHOWN]
+        )
+        return Response({"decisions": s.DecisionOutput(decisions, many=True).data})
+
+
+class AccountRoutingViewSet(OwnerRoutingViewSet):
+    queryset = Account.objects.all()
+    subject = "account"
+
+
+class OpportunityRoutingViewSet(OwnerRoutingViewSet):
+    queryset = Opportunity.objects.all()
+    subject = "opportunity"
 
 
 class AssignmentFilter(filters.FilterSet):
@@ -188,6 +217,9 @@ class RoutingViewSet(OrgScopedViewSet):
         """Who a lead would be routed to now, under the draft or the published rules. Writes nothing."""
         data = s.PreviewInput(data=request.data)
         data.is_valid(raise_exception=True)
+        for object_type, model in (("account", Account), ("opportunity", Opportunity)):
+            if object_type in data.validated_data:
+                return Response(self._preview_record(object_type, model, data.validated_data))
         version = simulation.version_for(self.org, data.validated_data.get("version"))
         if "lead" in data.validated_data:
             lead = (
@@ -211,6 +243,20 @@ class RoutingViewSet(OrgScopedViewSet):
                 field = f"lead_data.{error.field}" if error.field else "lead_data"
                 raise serializers.ValidationError({field: [error.message]}) from error
         return Response(self._preview_body(version, decision))
+
+    def _preview_record(self, object_type: str, model, data: dict) -> dict:
+        record = model.objects.for_org(self.org).filter(pk=data[object_type]).first()
+        if record is None:
+            raise serializers.ValidationError(
+                {object_type: [f"No {object_type} with id {data[object_type]} here."]}
+            )
+        try:
+            version = simulation.version_for(self.org, data.get("version"), object_type)
+        except ServiceError as error:
+            raise serializers.ValidationError({error.field or "version": [error.message]}) from error
+        return self._preview_body(
+            version, simulation.simulate_record(org=self.org, record=record, version=version)
+        )
 
     def _preview_body(self, version, decision: types.Decision) -> dict:
         names = {c.candidate: c.name for c in decision.considered}

@@ -241,6 +241,28 @@ def notifications_for(*, org, membership):
     return Notification.objects.for_org(org).filter(recipient=membership).order_by("-created_at", "-pk")
 
 
+# --- Routing seen from an account or an opportunity ---------------------------------------------------
+
+
+def owner_routing(*, org, record, limit: int = 10) -> dict:
+    """The decisions that routed an account or opportunity (newest first), and whether its
+    object has a published policy (so a "route now" button can do something)."""
+    from apps.execution.services import ownership, policies
+
+    object_type = ownership.object_type_of(record)
+    decisions = (
+        RoutingDecision.objects.for_org(org)
+        .filter(**{object_type: record})
+        .select_related("assignee__user", "pool", "policy_version")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return {
+        "routing_decisions": list(decisions),
+        "routing_published": policies.published_policy(org, object_type) is not None,
+        "routing_object": object_type,
+    }
+
+
 # --- The routing part of a lead's timeline --------------------------------------------------------
 
 

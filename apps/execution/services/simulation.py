@@ -25,7 +25,7 @@ from apps.records import services as records
 from apps.records.models import Lead, ObjectType
 from apps.records.normalize import normalize_email, normalize_text
 
-from . import facts, policies
+from . import facts, ownership, policies
 
 
 @dataclass
@@ -73,20 +73,22 @@ def _read_only() -> Iterator[None]:
             transaction.set_rollback(True)
 
 
-def version_for(org, version=None) -> RoutingPolicyVersion | None:
-    """The lead policy version to simulate.
+def version_for(
+    org, version=None, object_type: str = RoutingPolicy.Object.LEAD
+) -> RoutingPolicyVersion | None:
+    """The version of `object_type`'s policy (leads by default) to simulate.
 
     `version` may be a RoutingPolicyVersion of this organisation, "draft",
     "published", or None: the draft when there is one, else the published version
     (None when the organisation has neither).
     """
     if isinstance(version, RoutingPolicyVersion):
-        if version.organization_id != org.pk:
+        if version.organization_id != org.pk or version.policy.object_type != object_type:
             raise ServiceError("No such policy version here.", field="version")
         return version
     if version not in (None, "draft", "published"):
         raise ServiceError("Choose draft or published.", field="version")
-    versions = RoutingPolicyVersion.objects.for_org(org).filter(policy__object_type=RoutingPolicy.Object.LEAD)
+    versions = RoutingPolicyVersion.objects.for_org(org).filter(policy__object_type=object_type)
     if version in (None, "draft"):
         draft = versions.filter(status=RoutingPolicyVersion.Status.DRAFT).first()
         if draft is not None or version is None:
@@ -144,6 +146,21 @@ def simulate_lead(*, org, lead: Lead, version=None, now: datetime | None = None)
     now = now or timezone.now()
     with _read_only():
         return _decide(org, version_for(org, version), facts.lead_facts(org, lead, now=now), now=now)
+
+
+def simulate_record(*, org, record, version=None, now: datetime | None = None) -> types.Decision:
+    """Who an account or opportunity would be given to if it were routed at `now` under
+    `version` of its own policy, as `ownership.route` would decide it."""
+    if record.organization_id != org.pk:
+        raise ServiceError("No such record here.", field=ownership.object_type_of(record))
+    now = now or timezone.now()
+    object_type = ownership.object_type_of(record)
+    with _read_only():
+        version = version_for(org, version, object_type)
+        rules, fallback = _rules(version)
+        record_facts = ownership.record_facts(org, record, now=now)
+        _, people, pools = ownership.world(org, object_type, rules, record_facts, fallback, now=now)
+        return engine.decide(rules, record_facts, pools=pools, people=people, fallback_pool=fallback)
 
 
 def preview_lead_data(*, org, data: dict, version=None, now: datetime | None = None) -> types.Decision:

@@ -21,8 +21,8 @@ from apps.execution.models import Assignment, RoutingDecision
 from apps.execution.models.routing import Trigger
 from apps.execution.routing import types
 from apps.execution.selectors import inbox as selectors
-from apps.execution.services import notifications, routing, sla
-from apps.records.models import Lead
+from apps.execution.services import notifications, ownership, routing, sla
+from apps.records.models import Account, Lead, Opportunity
 
 WORK = "leads.work"
 REASSIGN = "leads.reassign"
@@ -307,6 +307,42 @@ def execution_lead_route(request, pk):
     return _back(request, _queue_url(request))
 
 
+@org_view(REASSIGN)
+def execution_record_route(request, object_type, pk):
+    """Route an unowned account or opportunity now, by its published policy."""
+    model = Account if object_type == ownership.ACCOUNT else Opportunity
+    record = get_for_org(model.objects.all(), org=request.org, pk=pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    back = reverse(f"records_{object_type}", kwargs={"org_slug": request.org.slug, "pk": record.pk})
+    if record.owner_id is not None:
+        messages.warning(request, f"{record} already has an owner; nothing was changed.")
+        return redirect(back)
+    with transaction.atomic():
+        routing_request = ownership.ownership_request(org=request.org, record=record, trigger=Trigger.MANUAL)
+    if routing_request is None:
+        messages.error(
+            request, f"Publish a routing policy for {object_type} first: there are no rules to route by."
+        )
+        return redirect(back)
+    routing.route_request_or_retry(request_id=routing_request.pk)  # a no-op when on-commit routed it
+    decision = (
+        RoutingDecision.objects.for_org(request.org)
+        .filter(request=routing_request)
+        .select_related("assignee__user")
+        .first()
+    )
+    if decision is not None and decision.outcome == types.ASSIGNED and decision.assignee:
+        messages.success(request, f"{record} now belongs to {decision.assignee.user.display_name}.")
+    elif decision is not None:
+        messages.warning(
+            request, f"Nobody can take {record} now: {decision.trail[-1] if decision.trail else ''}"
+        )
+    else:
+        messages.warning(request, f"{record} was given an owner in the meantime; nothing was changed.")
+    return redirect(back)
+
+
 @org_view(WORK)
 def execution_rep_availability(request, pk):
     target = get_for_org(Membership.objects.select_related("user"), org=request.org, pk=pk)
@@ -380,6 +416,18 @@ urlpatterns = [
         name="execution_assignment_reassign",
     ),
     path("routing/queue/leads/<int:pk>/route/", execution_lead_route, name="execution_lead_route"),
+    path(
+        "routing/queue/accounts/<int:pk>/route/",
+        execution_record_route,
+        {"object_type": "account"},
+        name="execution_account_route",
+    ),
+    path(
+        "routing/queue/opportunities/<int:pk>/route/",
+        execution_record_route,
+        {"object_type": "opportunity"},
+        name="execution_opportunity_route",
+    ),
     path(
         "routing/reps/<int:pk>/availability/", execution_rep_availability, name="execution_rep_availability"
     ),

@@ -117,6 +117,7 @@ def records_account(request, pk):
             "account": account,
             "custom_values": selectors.custom_values(definitions=definitions_, record=account),
             **selectors.account_related(org=request.org, account=account),
+            **_routing(request, account),
         },
     )
 
@@ -135,5 +136,15 @@ def records_opportunity(request, pk):
         {
             "opportunity": opportunity,
             "custom_values": selectors.custom_values(definitions=definitions_, record=opportunity),
+            **_routing(request, opportunity),
         },
     )
+
+
+def _routing(request, record) -> dict:
+    from apps.execution.selectors.inbox import owner_routing  # execution builds on records
+
+    return {
+        **owner_routing(org=request.org, record=record),
+        "can_route": request.membership.can("leads.reassign"),
+    }
