@@ -144,7 +144,7 @@ def test_the_published_policy_and_its_draft(org):
     assert sum(a != b for a, b in zip(draft.rules, published.rules, strict=True)) == 1
     assert len(policies.policy_diff(published, draft)) > 4
     # Every decision of the history was made by the published version, after it was published.
-    decisions = RoutingDecision.objects.for_org(org).exclude(policy_version=None)
+    decisions = RoutingDecision.objects.for_org(org).filter(lead__isnull=False).exclude(policy_version=None)
     assert set(decisions.values_list("policy_version", flat=True)) == {published.pk}
     assert not decisions.filter(created_at__lt=published.published_at).exists()
 
@@ -248,8 +248,15 @@ def test_history_is_consistent(org):
     for request in RoutingRequest.objects.for_org(org):
         assert request.status == RoutingRequest.Status.DONE
         assert request.created_at <= request.done_at <= now
-    # The fairness ledger counts exactly what was offered and rejected from each pool.
+    # The fairness ledger counts exactly what was offered and rejected from each pool, and the
+    # accounts and deals given from it: a pool keeps one rotation whatever it routes.
     offered = Counter(assignments.exclude(pool=None).values_list("pool", "assignee"))
+    offered += Counter(
+        RoutingDecision.objects.for_org(org)
+        .filter(lead__isnull=True, outcome=types.ASSIGNED)
+        .exclude(pool=None)
+        .values_list("pool", "assignee")
+    )
     turned_down = Counter(
         assignments.filter(status="rejected").exclude(pool=None).values_list("pool", "assignee")
     )
@@ -257,3 +264,24 @@ def test_history_is_consistent(org):
         key = (member.pool_id, member.membership_id)
         assert member.assigned_count == offered[key]
         assert member.rejected_count == member.credits == turned_down[key]
+
+
+def test_new_accounts_and_a_deal_were_routed_to_owners(org):
+    decisions = (
+        RoutingDecision.objects.for_org(org)
+        .filter(lead__isnull=True)
+        .select_related("account__owner__user", "opportunity__account", "assignee__user")
+    )
+    by_name = {str(d.subject): d for d in decisions}
+    assert set(by_name) == {
+        "Helvetia Freight", "Maple Leaf Clinics", "Brightwater Studios", "Helvetia Freight: platform rollout"
+    }  # fmt: skip
+    assert all(d.outcome == types.ASSIGNED and d.subject.owner_id == d.assignee_id for d in decisions)
+    # 2,400 employees: the enterprise rule; a Canadian clinic: North America's territory.
+    assert by_name["Helvetia Freight"].rule_index == 0
+    assert by_name["Helvetia Freight"].assignee.user.email in {demo.AE, demo.MANAGER}
+    assert by_name["Maple Leaf Clinics"].assignee.user.email == demo.DEMO_REP
+    # The deal follows its account.
+    deal = by_name["Helvetia Freight: platform rollout"]
+    assert deal.assignee_id == by_name["Helvetia Freight"].assignee_id
+    assert deal.trail[-1].endswith("(account owner)")

@@ -37,7 +37,15 @@ from django.utils import timezone
 from apps.accounts.demo import PEOPLE
 from apps.accounts.models import Membership
 from apps.execution import calendars
-from apps.execution.models import Assignment, Notification, RoutingDecision, RoutingPolicy, SlaEvent, SlaTimer
+from apps.execution.models import (
+    Assignment,
+    Notification,
+    RoutingDecision,
+    RoutingPolicy,
+    RoutingRequest,
+    SlaEvent,
+    SlaTimer,
+)
 from apps.execution.models.routing import Trigger
 from apps.execution.routing import types
 from apps.execution.services import policies, routing
@@ -206,6 +214,7 @@ def seed_execution(org, *, now: datetime | None = None, seed: int = SEED, leads:
         replay.plan(lead, plans[lead.pk])
     replay.run()
 
+    _new_accounts(org, at=live_start)
     # Now: the AE is switched off, the others away, so the demo rep's inbox fills.
     routing.rep_set_available(org=org, membership=people[AE], available=False)
     for slot in range(LIVE_SLOTS):
@@ -227,6 +236,33 @@ def seed_execution(org, *, now: datetime | None = None, seed: int = SEED, leads:
     )
     replay.restamp()
     return _counts(org, demo_rep)
+
+
+# Accounts and a deal that arrived without an owner lately, routed by their own policies.
+NEW_ACCOUNTS = [
+    {"name": "Helvetia Freight", "domain": "helvetia-freight.example", "industry": "Logistics",
+     "employees": 2400, "country": "DE", "region": "EMEA"},
+    {"name": "Maple Leaf Clinics", "domain": "mapleleafclinics.example", "industry": "Healthcare",
+     "employees": 180, "country": "CA", "region": "North America"},
+    {"name": "Brightwater Studios", "domain": "brightwater.example", "industry": "Media",
+     "employees": 45, "country": "GB", "region": "EMEA"},
+]  # fmt: skip
+
+
+def _new_accounts(org, *, at: datetime) -> None:
+    """Route a few new accounts, and a new deal on the first, at a moment the teams are working."""
+    routed = []
+    for index, fields in enumerate(NEW_ACCOUNTS):
+        account = records.account_create(org=org, **fields)
+        routed.append(account)
+        for request in RoutingRequest.objects.for_org(org).filter(account=account, status="pending"):
+            routing.route_request(request_id=request.pk, now=at + timedelta(minutes=index))
+    deal = records.opportunity_create(
+        org=org, name=f"{routed[0].name}: platform rollout", account=routed[0], amount=84000,
+        source="Inbound", created_date=at.date(),
+    )  # fmt: skip
+    for request in RoutingRequest.objects.for_org(org).filter(opportunity=deal, status="pending"):
+        routing.route_request(request_id=request.pk, now=at + timedelta(minutes=5))
 
 
 def _offered(org, membership) -> int:
@@ -255,7 +291,10 @@ def _counts(org, demo_rep) -> dict[str, int]:
     waiting = Counter(dict(decisions.order_by("pk").values_list("lead_id", "outcome")).values())
     return {
         "routed_leads": decisions.values("lead").distinct().count(),
-        "decisions": decisions.count(),
+        "decisions": RoutingDecision.objects.for_org(org).count(),
+        "owners_given": RoutingDecision.objects.for_org(org)
+        .filter(lead__isnull=True, outcome=types.ASSIGNED)
+        .count(),
         "accepted": assignments.filter(status=Assignment.Status.ACCEPTED).count(),
         "rejected": assignments.filter(status=Assignment.Status.REJECTED).count(),
         "offered_now": assignments.filter(status=Assignment.Status.OFFERED).count(),

@@ -195,16 +195,39 @@ def lead_rules(pools: dict, *, enterprise_employees: int = 1000) -> list[dict]:
     ]  # fmt: skip
 
 
+def account_rules(pools: dict) -> list[dict]:
+    """New accounts without an owner: the largest to the AEs, the rest by territory."""
+    return [
+        {"name": "Enterprise accounts (1,000+ employees) to the AEs",
+         "conditions": [{"field": "employees", "op": "gte", "value": 1000}],
+         "action": {"type": types.ASSIGN_POOL, "pool": pools["ae"].pk}},
+        {"name": "Whoever already works the account's leads", "conditions": [],
+         "action": {"type": types.ASSIGN_STICKY, "pool": pools["territory"].pk}},
+    ]  # fmt: skip
+
+
+def opportunity_rules(pools: dict) -> list[dict]:
+    """New opportunities without an owner go to the account's owner, else the AEs."""
+    return [
+        {"name": "The account's owner", "conditions": [],
+         "action": {"type": types.ASSIGN_ACCOUNT_OWNER, "pool": pools["ae"].pk}},
+    ]  # fmt: skip
+
+
 def publish(org, pools: dict, actor, published_at: datetime):
-    """Draft and publish the rules as the RevOps lead would, dated before the history they routed."""
-    policy = policies.policy_for(org)
-    policies.draft_update(
-        org=org, policy=policy, rules=lead_rules(pools), fallback_pool=pools["overflow"], actor=actor.user
-    )
-    version = policies.policy_publish(
-        org=org, policy=policy, actor=actor.user, note="Speed-to-lead: first routing rules"
-    )
-    RoutingPolicyVersion.objects.filter(pk=version.pk).update(
-        created_at=published_at, published_at=published_at
-    )
+    """Draft and publish the rules as the RevOps lead would, dated before the history they
+    routed: leads, then accounts and opportunities. Returns the lead policy."""
+    policy = None
+    for object_type, rules, fallback, note in [
+        ("lead", lead_rules(pools), pools["overflow"], "Speed-to-lead: first routing rules"),
+        ("account", account_rules(pools), pools["overflow"], "Every new account gets an owner"),
+        ("opportunity", opportunity_rules(pools), pools["ae"], "Deals follow their account"),
+    ]:
+        current = policies.policy_for(org, object_type)
+        policies.draft_update(org=org, policy=current, rules=rules, fallback_pool=fallback, actor=actor.user)
+        version = policies.policy_publish(org=org, policy=current, actor=actor.user, note=note)
+        RoutingPolicyVersion.objects.filter(pk=version.pk).update(
+            created_at=published_at, published_at=published_at
+        )
+        policy = policy or current
     return policy

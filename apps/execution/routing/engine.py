@@ -277,13 +277,12 @@ _ASSIGNERS: dict[str, Callable] = {
 }
 
 
-def _hold(action: Action, lead: LeadFacts, decision: Decision) -> bool:
+def _hold(action: Action, lead: LeadFacts, decision: Decision, noun: str) -> bool:
     # A hold rule saved without a threshold means what its name says: hold until complete.
     threshold = 1.0 if action.min_completeness is None else action.min_completeness
     if lead.completeness < threshold:
-        decision.trail.append(
-            f"Lead held: completeness {_percent(lead.completeness)} is below {_percent(threshold)}"
-        )
+        held = f"completeness {_percent(lead.completeness)} is below {_percent(threshold)}"
+        decision.trail.append(f"{noun.capitalize()} held: {held}")
         return True
     decision.trail.append(
         f"Completeness {_percent(lead.completeness)} meets {_percent(threshold)}, so the hold does not apply"
@@ -307,12 +306,14 @@ def decide(
     pools: Mapping[int, Pool],
     people: Mapping[int, Candidate],
     fallback_pool: int | None,
+    noun: str = "lead",
 ) -> Decision:
     """Route one lead: the first rule that matches and finds someone eligible wins.
 
     A rule that matches but finds nobody (person excluded, pool exhausted,
     person or pool missing) passes the lead on to the next rule; when no rule
     assigns, the fallback pool is tried, and failing that the lead is QUEUED.
+    Accounts and opportunities are routed alike; `noun` names them in the trail.
     """
     decision = Decision(outcome=QUEUED)
     for index, rule in enumerate(rules):
@@ -323,7 +324,7 @@ def decide(
             continue
         decision.trail.append(f"{label} matched" + ("" if rule.conditions else " (no conditions: catch-all)"))
         if rule.action.type == HOLD_FOR_DATA:
-            if _hold(rule.action, lead, decision):
+            if _hold(rule.action, lead, decision, noun):
                 decision.outcome, decision.rule_index, decision.rule_name = HELD, index, rule.name
                 return decision
             continue
@@ -336,19 +337,23 @@ def decide(
             decision.rule_index, decision.rule_name = index, rule.name
             return _assigned(decision, found, by=f'rule {index + 1} "{rule.name}"')
         decision.trail.append(f"{label} assigned nobody; trying the next rule")
-    return _fall_back(decision, lead, pools=pools, fallback_pool=fallback_pool)
+    return _fall_back(decision, lead, pools=pools, fallback_pool=fallback_pool, noun=noun)
 
 
-def _fall_back(decision: Decision, lead: LeadFacts, *, pools, fallback_pool: int | None) -> Decision:
+def _fall_back(
+    decision: Decision, lead: LeadFacts, *, pools, fallback_pool: int | None, noun: str
+) -> Decision:
     if fallback_pool is None:
-        decision.trail.append("No rule assigned the lead and there is no fallback queue: it waits unassigned")
+        decision.trail.append(
+            f"No rule assigned the {noun} and there is no fallback queue: it waits unassigned"
+        )
         return decision
     decision.rule_name = FALLBACK_NAME
     found = _from_pool(fallback_pool, lead, pools, decision)
     if found is not None:
         return _assigned(decision, found, by="the fallback queue")
     decision.pool = fallback_pool
-    decision.trail.append("Nobody eligible: the lead waits in the fallback queue")
+    decision.trail.append(f"Nobody eligible: the {noun} waits in the fallback queue")
     return decision
 
 

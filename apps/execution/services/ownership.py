@@ -212,7 +212,12 @@ def route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
             )
     _, people, pools = world(org, object_type, policy.rules, record_facts_, policy.fallback_pool_id, now=now)
     decision = engine.decide(
-        policy.rules, record_facts_, pools=pools, people=people, fallback_pool=policy.fallback_pool_id
+        policy.rules,
+        record_facts_,
+        pools=pools,
+        people=people,
+        fallback_pool=policy.fallback_pool_id,
+        noun=object_type,
     )
     row = RoutingDecision.objects.create(
         organization=org,

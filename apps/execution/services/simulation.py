@@ -160,7 +160,9 @@ def simulate_record(*, org, record, version=None, now: datetime | None = None) -
         rules, fallback = _rules(version)
         record_facts = ownership.record_facts(org, record, now=now)
         _, people, pools = ownership.world(org, object_type, rules, record_facts, fallback, now=now)
-        return engine.decide(rules, record_facts, pools=pools, people=people, fallback_pool=fallback)
+        return engine.decide(
+            rules, record_facts, pools=pools, people=people, fallback_pool=fallback, noun=object_type
+        )
 
 
 def preview_lead_data(*, org, data: dict, version=None, now: datetime | None = None) -> types.Decision:
