@@ -89,6 +89,35 @@ def test_routing_impact_of_the_same_rules_changes_nothing(org, lead_member, team
     assert all(row["change"] == 0 for row in impact["load"])
 
 
+def test_an_account_policys_impact_replays_the_accounts_not_the_leads(org, owner, lead_member, team, routed):
+    from apps.execution.models import RoutingRequest
+    from apps.execution.services import routing
+    from apps.records import services as records
+
+    policy = policies.policy_for(org, "account")
+    policies.draft_update(org=org, policy=policy, rules=[pool_rule(team["emea"], "Everyone")], actor=owner)
+    policies.policy_publish(org=org, policy=policy, actor=owner)
+    for country in ("FR", "US", "DE", "US"):
+        account = records.account_create(org=org, name=f"Account in {country}", country=country)
+        routing.route_request(request_id=RoutingRequest.objects.get(account=account).pk)
+    us_rule = pool_rule(team["us"], "US", {"field": "country", "op": "in", "value": ["US"]})
+    proposed = {"rules": [us_rule, pool_rule(team["emea"], "Everyone")], "fallback_pool": None}
+    change = services.change_create(
+        org=org,
+        by=lead_member,
+        subject="routing",
+        target_id=policy.pk,
+        title="US accounts",
+        proposed=proposed,
+    )
+    impact = services.change_preview(org=org, change=change).impact
+    # The same arithmetic as the leads above, on the four accounts; the five leads are not replayed.
+    assert impact["object"] == "account" and impact["leads"] == 4
+    assert (impact["owner_changed"], impact["pool_changed"]) == (3, 2)
+    rows = {row["name"]: (row["before"], row["after"], row["change"]) for row in impact["load"]}
+    assert rows == {"Ana Ruiz": (2, 1, -1), "Bob Lee": (2, 1, -1), "Cy Chan": (0, 2, 2)}
+
+
 def test_sla_impact_judges_the_recorded_timers_against_both_targets(org, owner, lead_member, team):
     policy = setup.sla_policy_create(org=org, name="Accept within the hour", target_minutes=60)
     publish_policy(org, rules=[pool_rule(team["emea"], "Everyone")], actor=owner)

@@ -367,6 +367,7 @@ def simulate(
     pools: Mapping[int, Pool],
     people: Mapping[int, Candidate],
     fallback_pool: int | None,
+    noun: str = "lead",
 ) -> list[Decision]:
     """Route `leads` in order, as if each decision had been written back before the next.
 
@@ -381,7 +382,7 @@ def simulate(
     start = max((member.last_assigned_at for pool in pools.values() for member in pool.members), default=0.0)
     decisions = []
     for index, lead in enumerate(leads):
-        decision = decide(rules, lead, pools=pools, people=people, fallback_pool=fallback_pool)
+        decision = decide(rules, lead, pools=pools, people=people, fallback_pool=fallback_pool, noun=noun)
         decisions.append(decision)
         if decision.outcome == ASSIGNED:
             pools, people = _after_assignment(decision, pools, people, at=start + index + 1)

@@ -18,11 +18,17 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.core.errors import ServiceError
-from apps.execution.models import Assignment, RoutingPolicy, RoutingPolicyVersion, RoutingPool
+from apps.execution.models import (
+    Assignment,
+    RoutingDecision,
+    RoutingPolicy,
+    RoutingPolicyVersion,
+    RoutingPool,
+)
 from apps.execution.routing import engine, types
 from apps.records import conditions, quality
 from apps.records import services as records
-from apps.records.models import Lead, ObjectType
+from apps.records.models import Account, Lead, ObjectType, Opportunity
 from apps.records.normalize import normalize_email, normalize_text
 
 from . import facts, ownership, policies
@@ -242,6 +248,8 @@ def simulate_period(*, org, start: date, end: date, version=None, limit: int = 5
     """
     if end < start:
         raise ServiceError("The end is before the start.", field="end")
+    if isinstance(version, RoutingPolicyVersion) and version.policy.object_type != RoutingPolicy.Object.LEAD:
+        return _simulate_records_period(org=org, start=start, end=end, version=version, limit=limit)
     since, until = period_bounds(org, start, end)
     now = timezone.now()
     with _read_only():
@@ -282,6 +290,75 @@ def simulate_period(*, org, start: date, end: date, version=None, limit: int = 5
             names=_names(org, set(load) | set(actual_load), people),
             changed=sum(1 for s in simulated if s.changed),
             version_number=version.number if version else None,
+        )
+
+
+def _simulate_records_period(*, org, start: date, end: date, version, limit: int) -> SimulationResult:
+    """`simulate_period` for an account or opportunity policy: the records created from `start`
+    to `end`, each as if it had just arrived without an owner. What really happened is the
+    owner its first routing decision gave it, else the owner it has (set by hand or an import)."""
+    object_type = version.policy.object_type
+    model = Account if object_type == RoutingPolicy.Object.ACCOUNT else Opportunity
+    since, until = period_bounds(org, start, end)
+    now = timezone.now()
+    with _read_only():
+        rules, fallback = _rules(version)
+        queryset = model.objects.for_org(org).filter(created_at__gte=since, created_at__lt=until)
+        if model is Opportunity:
+            queryset = queryset.select_related("account")
+        found = list(queryset.order_by("created_at", "id")[:limit])
+        actual = {record.pk: record.owner_id for record in found}
+        routed = (
+            RoutingDecision.objects.for_org(org)
+            .filter(outcome=types.ASSIGNED, **{f"{object_type}__in": found})
+            .order_by("-created_at", "-pk")
+            .values_list(f"{object_type}_id", "assignee_id")
+        )
+        actual.update(dict(routed))  # newest first, so each record keeps its first decision
+        record_facts = []
+        for record in found:
+            record.owner_id = None  # never saved: "as it arrived"
+            record_facts.append(ownership.record_facts(org, record, now=record.created_at))
+        pool_ids = {r.action.pool for r in rules if r.action.pool} | ({fallback} if fallback else set())
+        pools, rows = facts.pools_with_members(org, pool_ids)
+        people_ids = {row.membership_id for row in rows} | {r.action.person for r in rules if r.action.person}
+        for one in record_facts:
+            people_ids |= {p for p in (one.account_owner, one.previous_owner) if p}
+        base = facts.candidates(org, people_ids, now=now, need_loads=False)
+        loads = ownership.owned_counts(org, object_type, people_ids)
+        people = {
+            pk: types.Candidate(
+                id=c.id,
+                name=c.name,
+                unavailable=None if c.unavailable in MOMENTARY else c.unavailable,
+                open_count=loads.get(pk, 0),
+            )
+            for pk, c in base.items()
+        }
+        engine_pools = facts.pool_records(org, pool_ids, people, pools.values(), rows=rows)
+        decisions = engine.simulate(
+            rules, record_facts, pools=engine_pools, people=people, fallback_pool=fallback, noun=object_type
+        )
+        simulated = [
+            SimulatedLead(
+                lead_id=record.pk,
+                lead_label=str(record),
+                decision=decision,
+                actual_assignee=actual.get(record.pk),
+                changed=(decision.assignee if decision.outcome == types.ASSIGNED else None)
+                != actual.get(record.pk),
+            )
+            for record, decision in zip(found, decisions, strict=True)
+        ]
+        load = Counter(s.decision.assignee for s in simulated if s.decision.outcome == types.ASSIGNED)
+        actual_load = Counter(a for a in actual.values() if a is not None)
+        return SimulationResult(
+            leads=simulated,
+            load=dict(load),
+            actual_load=dict(actual_load),
+            names=_names(org, set(load) | set(actual_load), people),
+            changed=sum(1 for s in simulated if s.changed),
+            version_number=version.number or None,
         )
 
 

@@ -53,8 +53,10 @@ def routing_impact(org, target, current: dict, proposed: dict, *, now: datetime)
         for pk in people
     ]  # fmt: skip
     load.sort(key=lambda row: (-abs(row["change"]), row["name"]))
+    found = routing.policy(org, target)
     return {
         "kind": "routing",
+        "object": found.object_type if found else "lead",
         "start": start.isoformat(),
         "end": end.isoformat(),
         "leads": len(after.leads),
