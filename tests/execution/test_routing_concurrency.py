@@ -105,3 +105,30 @@ def test_one_request_routed_by_many_threads_at_once_is_decided_once(org):
     assert Assignment.objects.filter(lead=lead, status__in=Assignment.LIVE).count() == 1
     request.refresh_from_db()
     assert (request.status, request.attempts) == ("done", 1)
+
+
+def test_concurrent_accounts_are_each_given_one_owner_in_fair_turns(org):
+    from apps.records import services as records
+    from apps.records.models import Account
+
+    reps = [make_rep(org, f"AE {i}") for i in range(3)]
+    pool = pool_with_reps(org, reps, name="AEs")
+    publish_policy(org, rules=[pool_rule(pool)], object_type="account")
+    per_thread = 9
+
+    def create_accounts(thread):
+        for i in range(per_thread):
+            records.account_create(org=org, name=f"Account {thread}-{i}")
+
+    run_in_threads(create_accounts)
+
+    total = THREADS * per_thread
+    decisions = RoutingDecision.objects.filter(organization=org, account__isnull=False)
+    per_account = Counter(decisions.values_list("account_id", flat=True))
+    assert len(per_account) == total and set(per_account.values()) == {1}
+    owners = Counter(Account.objects.filter(organization=org).values_list("owner_id", flat=True))
+    assert None not in owners
+    # 72 accounts over three AEs, in turns: exactly 24 each, and the ledger agrees.
+    assert sorted(owners.values()) == [24, 24, 24]
+    ledger = dict(PoolMember.objects.filter(pool=pool).values_list("membership_id", "assigned_count"))
+    assert ledger == dict(owners)
