@@ -549,6 +549,28 @@ def test_programs_without_a_rationale_and_a_budget_only_strategy(org):
     assert not checks["alignment.volume_against_sql_rate"]["found"]
 
 
+def test_lead_volume_pushed_while_the_sql_rate_falls(org):
+    """The 90 days before: 10 leads, 4 SQLs (40 %). The last 90 days: 20 leads, 2 SQLs (10 %).
+    Volume +100 % (≥ 10 %) while the rate falls by three quarters (≥ 10 % relative): found."""
+    now = timezone.now()
+    for days_ago, leads, sqls in ((120, 10, 4), (10, 20, 2)):
+        captured = now - datetime.timedelta(days=days_ago)
+        for index in range(leads):
+            lead = record_services.lead_create(
+                org=org, email=f"lead{days_ago}-{index}@example.test", captured_at=captured
+            )
+            if index < sqls:
+                record_services.lead_change_stage(
+                    org=org, lead=lead, to="sql", at=captured + datetime.timedelta(hours=1)
+                )
+    rollup.rollup(org, full=True)
+    check = _by_key(symptoms.alignment(Context.for_day(org)))["alignment.volume_against_sql_rate"]
+    assert check["found"]
+    assert check["sentence"] == (
+        "Leads +100% on the 90 days before (10 → 20) while the SQL rate went 40.0 % → 10.0 %."
+    )
+
+
 def test_attribution_disputes_and_broken_tracking(org):
     account = record_services.account_create(org=org, name="Globex")
     record_services.opportunity_create(org=org, name="Untouched deal", account=account, amount=1000)
