@@ -562,3 +562,13 @@ def test_the_digest_tasks_are_discovered_and_the_sweep_is_scheduled():
     assert {"governance.send_review_digest", "governance.review_digest_sweep"} <= set(app.tasks.keys())
     entries = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert "governance.review_digest_sweep" in entries
+
+
+def test_the_agenda_has_an_audit_trail(acme, measured):
+    from apps.audit.selectors import audit_events
+
+    review = services.review_create(org=acme, kind="weekly", today=TODAY, propose=False)
+    item = services.agenda_add(org=acme, review=review, title="Hiring plan")
+    services.agenda_remove(org=acme, item=item)
+    events = audit_events(org=acme, model="governance.AgendaItem")
+    assert [event.pgh_label for event in events.order_by("pgh_created_at", "pgh_id")] == ["insert", "delete"]

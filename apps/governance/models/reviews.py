@@ -67,6 +67,7 @@ class AgendaSource(models.TextChoices):
     MANUAL = "manual", "Added by hand"
 
 
+@pghistory.track()
 class AgendaItem(OrgOwned):
     review = models.ForeignKey(OperatingReview, on_delete=models.CASCADE, related_name="agenda")
     position = models.PositiveSmallIntegerField(default=0)
