@@ -80,3 +80,27 @@ def test_quarterly_and_funnel_pages_draw_their_charts(page, fx):
                 path=os.environ["DASHBOARD_SCREENSHOT"].replace(".png", f"-{chart}.png"), full_page=True
             )
     assert not page.console_problems, page.console_problems
+
+
+def test_pipeline_waterfall_draws_balances_and_opens_a_bucket(page, owner):
+    """The hand-built twelve-deal history of tests/measurement/test_pipeline_waterfall.py, in May 2026."""
+    from apps.measurement.services import rollup
+    from tests.measurement.test_pipeline_waterfall import build_history
+
+    org = build_history(owner)
+    rollup.rollup(org, full=True)
+    page.set_default_navigation_timeout(30_000)
+    log_in(page, owner.email, factories.PASSWORD)
+    page.goto(f"{reverse('measurement_pipeline', args=[org.slug])}?from=2026-05-01&to=2026-05-31")
+    expect(page.get_by_role("heading", name=re.compile("Pipeline waterfall, FY2026 Q2"))).to_be_visible()
+    expect(page.locator('[data-chart="chart-data-waterfall"] .main-svg').first).to_be_attached()
+    table = page.locator('table[data-table="waterfall"]')
+    expect(table.get_by_role("row", name=re.compile("Open at end"))).to_contain_text("2,270")
+    # The pushed amount lists the two deals whose close date left the quarter.
+    table.get_by_role("row", name=re.compile("Pushed")).get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(r"[?&]bucket=pushed"))
+    deals = page.locator('table[data-table="opportunities"]')
+    expect(deals.get_by_role("link", name="D", exact=True)).to_be_visible()
+    expect(deals.get_by_role("link", name="L", exact=True)).to_be_visible()
+    expect(deals.get_by_role("link", name="A", exact=True)).to_have_count(0)
+    assert not page.console_problems, page.console_problems

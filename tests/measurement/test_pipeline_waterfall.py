@@ -81,6 +81,11 @@ def change(opp, when, **fields):
 
 @pytest.fixture
 def history(owner):
+    return build_history(owner)
+
+
+def build_history(owner):
+    """The history of the table above, in a new organisation owned by `owner`."""
     org = factories.make_org(time_zone="UTC", owner=owner)
     a = make(org, "A", noon(4, 10), amount=100, close=d(5, 20))
     change(a, noon(5, 5), amount=150)
