@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -280,3 +281,18 @@ def red_flags(org, *, today: datetime.date) -> list[RedFlag]:
     """Every red flag raised as of `today`: critical ones first, then in the order of the checks."""
     flags = [flag for check in CHECKS for flag in check(org, today)]
     return sorted(flags, key=lambda flag: flag.severity != CRITICAL)
+
+
+# Red flags read live records (orphan leads, campaigns, action items), not only facts: pages that
+# show them keep them for a few minutes rather than until the next rollup.
+CACHE_SECONDS = 300
+
+
+def red_flags_cached(org, *, today: datetime.date, fresh: bool = False) -> list[RedFlag]:
+    """`red_flags`, shared for CACHE_SECONDS by every page that shows them; `fresh` recomputes."""
+    key = f"dash:{org.pk}:red_flags:{today.isoformat()}"
+    flags = None if fresh else cache.get(key)
+    if flags is None:
+        flags = red_flags(org, today=today)
+        cache.set(key, flags, CACHE_SECONDS)
+    return flags

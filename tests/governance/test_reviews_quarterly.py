@@ -41,8 +41,8 @@ def today(monkeypatch):
     """Today is fixed; the weekly measurement functions answer nothing, so only the strategy sections,
     which read the real goals, plan, channel budget and KPI tree, fill the snapshot."""
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: TODAY)
-    monkeypatch.setattr(governance, "red_flags", lambda org, *, today: [])
-    monkeypatch.setattr(governance, "top_leaks", lambda org, *, start, end, limit=3: [])
+    monkeypatch.setattr(governance, "red_flags", lambda org, *, today, fresh=False: [])
+    monkeypatch.setattr(governance, "top_leaks", lambda org, *, start, end, limit=3, fresh=False: [])
     monkeypatch.setattr(governance, "leading_indicators", lambda org, *, start, end, today=None: [])
 
 

@@ -101,8 +101,10 @@ class Measured:
 @pytest.fixture
 def measured(monkeypatch):
     fixed = Measured()
-    monkeypatch.setattr(services, "red_flags", lambda org, *, today: list(fixed.flags))
-    monkeypatch.setattr(services, "top_leaks", lambda org, *, start, end, limit=3: list(fixed.leaks)[:limit])
+    monkeypatch.setattr(services, "red_flags", lambda org, *, today, fresh=False: list(fixed.flags))
+    monkeypatch.setattr(
+        services, "top_leaks", lambda org, *, start, end, limit=3, fresh=False: list(fixed.leaks)[:limit]
+    )
     monkeypatch.setattr(services, "kpi_states", lambda org, *, today: list(fixed.states))
     monkeypatch.setattr(services, "leading_indicators", fixed.leading_indicators)
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: TODAY)
@@ -572,3 +574,20 @@ def test_the_agenda_has_an_audit_trail(acme, measured):
     services.agenda_remove(org=acme, item=item)
     events = audit_events(org=acme, model="governance.AgendaItem")
     assert [event.pgh_label for event in events.order_by("pgh_created_at", "pgh_id")] == ["insert", "delete"]
+
+
+def test_a_planned_reviews_leaks_are_kept_until_the_next_rollup(acme, monkeypatch):
+    from apps.measurement import leaks
+    from apps.measurement.services import rollup
+
+    calls = []
+    monkeypatch.setattr(
+        leaks, "top_leaks", lambda org, **kwargs: calls.append(kwargs) or [f"leak {len(calls)}"]
+    )
+    window = {"start": TODAY - datetime.timedelta(days=6), "end": TODAY}
+    assert services.top_leaks(acme, **window) == ["leak 1"]
+    assert services.top_leaks(acme, **window) == ["leak 1"]  # from the cache
+    assert services.top_leaks(acme, **window, fresh=True) == ["leak 2"]  # holding or proposing
+    rollup.rollup(acme, full=True)  # new facts: computed again
+    assert services.top_leaks(acme, **window) == ["leak 3"]
+    assert len(calls) == 3

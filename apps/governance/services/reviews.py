@@ -55,16 +55,22 @@ def leading_indicators(org, *, start: datetime.date, end: datetime.date, today=N
     return indicators(org, start=start, end=end, today=today)
 
 
-def top_leaks(org, *, start: datetime.date, end: datetime.date, limit: int = 3) -> list:
+def top_leaks(org, *, start: datetime.date, end: datetime.date, limit: int = 3, fresh: bool = False) -> list:
+    """The leaks of the period, kept until the next rollup or a change to a primary plan."""
+    from apps.measurement.dashboards.base import cached, facts_version, primary_plans_stamp
     from apps.measurement.leaks import top_leaks as leaks
 
-    return leaks(org, start=start, end=end, limit=limit)
+    parts = ["review-leaks", start, end, limit, primary_plans_stamp(org)]
+    return cached(
+        org, facts_version(org), parts, lambda: leaks(org, start=start, end=end, limit=limit), fresh=fresh
+    )
 
 
-def red_flags(org, *, today: datetime.date) -> list:
-    from apps.measurement.redflags import red_flags as flags
+def red_flags(org, *, today: datetime.date, fresh: bool = False) -> list:
+    """The red flags the weekly dashboard shows too, from the cache they share."""
+    from apps.measurement.redflags import red_flags_cached
 
-    return flags(org, today=today)
+    return red_flags_cached(org, today=today, fresh=fresh)
 
 
 def kpi_states(org, *, today: datetime.date) -> list:
@@ -164,15 +170,17 @@ def _carried_dict(org, item: ActionItem, today: datetime.date) -> dict:
 
 
 def propose_agenda(org, review: OperatingReview, *, today: datetime.date) -> list[Proposal]:
-    """Red flags, the top leaks of the period, KPI nodes off track, then the carried action items."""
+    """Red flags, the top leaks of the period, KPI nodes off track, then the carried action items.
+
+    Computed now (and the caches the pages read refreshed), since proposing is an explicit act."""
     proposals = []
-    for flag in red_flags(org, today=today):
+    for flag in red_flags(org, today=today, fresh=True):
         proposals.append(
             Proposal(
                 AgendaSource.RED_FLAG, _fingerprint("red_flag", flag.key), flag.title, flag.detail, flag.url
             )
         )
-    for leak in top_leaks(org, start=review.period_start, end=review.period_end, limit=3):
+    for leak in top_leaks(org, start=review.period_start, end=review.period_end, limit=3, fresh=True):
         proposals.append(
             Proposal(AgendaSource.LEAK, _fingerprint("leak", leak.key), leak.sentence, "", leak.url)
         )
@@ -373,8 +381,11 @@ def _kpi_rows(org, today: datetime.date) -> list[dict]:
     return kpi_rows(kpi_states(org, today=today))
 
 
-def review_numbers(org, review: OperatingReview, *, today: datetime.date) -> dict:
-    """What the review looks at, as JSON: the snapshot when it is held, the live view while planned."""
+def review_numbers(org, review: OperatingReview, *, today: datetime.date, fresh: bool = False) -> dict:
+    """What the review looks at, as JSON: the snapshot when it is held, the live view while planned.
+
+    While planned, the leaks and red flags come from the caches the dashboards keep (they cost
+    most of the page); holding the review passes `fresh` so its snapshot is computed now."""
     from apps.strategy.services import reviews as strategy_reviews
 
     previous_start, previous_end = previous_period(org, review.kind, review.period_start)
@@ -386,8 +397,8 @@ def review_numbers(org, review: OperatingReview, *, today: datetime.date) -> dic
         "previous_end": previous_end.isoformat(),
         "indicators": leading_indicators(org, start=review.period_start, end=review.period_end, today=today),
         "indicators_previous": leading_indicators(org, start=previous_start, end=previous_end, today=today),
-        "red_flags": red_flags(org, today=today),
-        "leaks": top_leaks(org, start=review.period_start, end=review.period_end, limit=3),
+        "red_flags": red_flags(org, today=today, fresh=fresh),
+        "leaks": top_leaks(org, start=review.period_start, end=review.period_end, limit=3, fresh=fresh),
         "carried": [_carried_dict(org, item, today) for item in carried_items(org, review)],
     }
     if review.kind == ReviewKind.QUARTERLY:
@@ -410,7 +421,7 @@ def review_hold(
         attendees_set(org=org, review=review, attendees=attendees)
     if notes is not None:
         review.notes = (notes or "").strip()
-    review.snapshot = review_numbers(org, review, today=today)
+    review.snapshot = review_numbers(org, review, today=today, fresh=True)
     review.status = HELD
     review.held_on = today
     review.save(update_fields=["snapshot", "status", "held_on", "notes", "updated_at"])

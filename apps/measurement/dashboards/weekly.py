@@ -17,13 +17,13 @@ neither has a filtered view (the plan is organisation-wide).
 import calendar
 import datetime
 
-from django.core.cache import cache
 from django.urls import NoReverseMatch, reverse
 
 from apps.core.charts import bar_chart, line_chart
 from apps.measurement import store
 from apps.measurement.metrics import engine
 from apps.measurement.metrics.catalogue import BY_KEY
+from apps.measurement.redflags import red_flags_cached
 from apps.strategy.fiscal import fiscal_quarter_of
 
 from .base import (
@@ -392,9 +392,6 @@ def _leak_table(query: DashboardQuery) -> Table:
     return table
 
 
-FLAGS_SECONDS = 300  # red flags read live records (orphan leads, campaigns), not facts: a short cache
-
-
 def _flag_table(org, day: datetime.date, *, fresh: bool = False) -> Table:
     table = Table(
         "red_flags",
@@ -402,16 +399,7 @@ def _flag_table(org, day: datetime.date, *, fresh: bool = False) -> Table:
         [("flag", "Red flag"), ("detail", "Detail"), ("key", "Check")],
         empty="No red flag is raised.",
     )
-    try:
-        from apps.measurement.redflags import red_flags
-    except ImportError:  # pragma: no cover
-        return table
-    key = f"dash:{org.pk}:red_flags:{day.isoformat()}"
-    flags = None if fresh else cache.get(key)
-    if flags is None:
-        flags = red_flags(org, today=day)
-        cache.set(key, flags, FLAGS_SECONDS)
-    for flag in flags:
+    for flag in red_flags_cached(org, today=day, fresh=fresh):
         table.rows.append(
             {"flag": Cell(flag.title, url=flag.url), "detail": Cell(flag.detail), "key": Cell(flag.key)}
         )
