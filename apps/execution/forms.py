@@ -16,6 +16,7 @@ from apps.execution import calendars
 from apps.execution.models import BusinessCalendar, RoutingPool
 from apps.execution.models.sla import Clock, Step
 from apps.execution.routing import types
+from apps.execution.services import policies
 from apps.execution.services.sla import LADDER_ACTIONS
 from apps.records.forms import ConditionFormSet, condition_initial, formset_rule, rule_field_choices
 
@@ -34,12 +35,64 @@ ROUTING_FACTS = [
     ("segments", "Segments (keys: “contains” one, “is one of” several)"),
 ]
 
+# What account and opportunity rules see (apps.execution.services.ownership.account_facts and
+# opportunity_facts): the record's own fields, its account's for an opportunity, and the clock.
+ACCOUNT_RULE_FIELDS = [
+    ("name", "Name"),
+    ("domain", "Domain"),
+    ("industry", "Industry"),
+    ("employees", "Employees"),
+    ("annual_revenue", "Annual revenue"),
+    ("country", "Country"),
+    ("region", "Region"),
+]
+OPPORTUNITY_RULE_FIELDS = [
+    ("name", "Name"),
+    ("amount", "Amount"),
+    ("type", "Type (new_business, expansion, renewal)"),
+    ("stage", "Stage (as the CRM names it)"),
+    ("source", "Source"),
+    ("currency", "Currency"),
+]
+OPPORTUNITY_ACCOUNT_FACTS = [
+    ("account.industry", "Account: industry"),
+    ("account.employees", "Account: employees"),
+    ("account.region", "Account: region"),
+    ("account.country", "Account: country"),
+    ("account.annual_revenue", "Account: annual revenue"),
+    ("account.has_owner", "Account has an owner (true / false)"),
+    ("country", "Country (of the account)"),
+    ("region", "Region (of the account)"),
+]
+CLOCK_FACTS = [
+    ("local_hour", "Hour of day now (organisation time, 0 to 23)"),
+    ("weekday", "Day of the week now (mon … sun)"),
+]
+ACCOUNT_ROUTING_FACTS = [
+    ("segments", "Segments (keys: “contains” one, “is one of” several)"),
+    *CLOCK_FACTS,
+]
+OPPORTUNITY_ROUTING_FACTS = [
+    ("segments", "Segments of the account (keys: “contains” one, “is one of” several)"),
+    *CLOCK_FACTS,
+]
 
-def routing_field_choices(custom_fields) -> list[tuple[str, list]]:
-    """Grouped choices for a routing condition: lead fields, custom fields, routing facts."""
-    standard = rule_field_choices(())
+
+def routing_field_choices(custom_fields, object_type: str = "lead") -> list[tuple[str, list]]:
+    """Grouped choices for a routing condition on `object_type` (leads unless told): the record's
+    own fields, an opportunity's account, custom fields of that object, routing facts."""
     custom = [(f"custom.{d.key}", f"{d.label} (custom)") for d in custom_fields]
-    return [("Lead", standard), *([("Custom fields", custom)] if custom else []), ("Routing", ROUTING_FACTS)]
+    custom_group = [("Custom fields", custom)] if custom else []
+    if object_type == "account":
+        return [("Account", ACCOUNT_RULE_FIELDS), *custom_group, ("Routing", ACCOUNT_ROUTING_FACTS)]
+    if object_type == "opportunity":
+        return [
+            ("Opportunity", OPPORTUNITY_RULE_FIELDS),
+            ("Its account", OPPORTUNITY_ACCOUNT_FACTS),
+            *custom_group,
+            ("Routing", OPPORTUNITY_ROUTING_FACTS),
+        ]
+    return [("Lead", rule_field_choices(())), *custom_group, ("Routing", ROUTING_FACTS)]
 
 
 def conditions_formset(data=None, *, prefix: str, field_choices, conditions=None):
@@ -108,6 +161,24 @@ HOUR_ALIASES = {f"hours.{day}": f"hours_{day}" for day in calendars.WEEKDAYS}
 # --- Routing rules ----------------------------------------------------------------------------------
 
 
+# How the actions read for what they mean when an account or an opportunity is routed.
+_ACTION_LABELS = {
+    "account": {
+        types.ASSIGN_ACCOUNT_OWNER: "Assign to the account's owner (a new one has none: its queue decides)",
+        types.ASSIGN_STICKY: "Assign to whoever owns the account's leads",
+        types.HOLD_FOR_DATA: "Hold until the account's data is complete",
+    },
+    "opportunity": {
+        types.ASSIGN_ACCOUNT_OWNER: "Assign to the owner of the opportunity's account",
+        types.ASSIGN_STICKY: "Assign to the owner of the account's previous opportunity",
+    },
+}
+
+
+def action_labels(object_type: str = "lead") -> dict[str, str]:
+    return {**types.ACTIONS, **_ACTION_LABELS.get(object_type, {})}
+
+
 class RuleForm(forms.Form):
     name = forms.CharField(max_length=200, help_text="Says who the rule is for, e.g. EMEA enterprise.")
     action_type = forms.ChoiceField(choices=list(types.ACTIONS.items()), label="Action")
@@ -136,8 +207,9 @@ class RuleForm(forms.Form):
         "name": "name",
     }
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, org, object_type: str = "lead", **kwargs):
         super().__init__(*args, **kwargs)
+        self.object_type = object_type
         self.fields["person"].queryset = (
             Membership.objects.for_org(org)
             .filter(is_active=True)
@@ -145,6 +217,21 @@ class RuleForm(forms.Form):
             .order_by("user__email")
         )
         self.fields["pool"].queryset = RoutingPool.objects.for_org(org).order_by("name")
+        labels = action_labels(object_type)
+        if object_type == "opportunity":
+            # Not offered, and refused with a field error if posted anyway (see clean).
+            self.fields["action_type"].widget.choices = [
+                (key, label) for key, label in labels.items() if key != types.HOLD_FOR_DATA
+            ]
+            del self.fields["min_completeness"]
+        else:
+            self.fields["action_type"].widget.choices = list(labels.items())
+        if object_type == "account":
+            self.fields[
+                "min_completeness"
+            ].help_text = (
+                "For a hold rule: accounts less complete than this wait until their data is completed."
+            )
 
     @classmethod
     def initial_for(cls, rule: dict) -> dict:
@@ -160,8 +247,12 @@ class RuleForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("action_type") == types.HOLD_FOR_DATA and data.get("min_completeness") is None:
-            self.add_error("min_completeness", "Give the completeness (%) below which leads are held.")
+        if data.get("action_type") == types.HOLD_FOR_DATA:
+            if self.object_type == "opportunity":
+                self.add_error("action_type", policies.NO_COMPLETENESS)
+            elif data.get("min_completeness") is None:
+                noun = "accounts" if self.object_type == "account" else "leads"
+                self.add_error("min_completeness", f"Give the completeness (%) below which {noun} are held.")
         return data
 
     def rule(self, conditions: list[dict]) -> dict:

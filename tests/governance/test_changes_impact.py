@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.roles import Role
+from apps.core.errors import ServiceError
 from apps.execution.models import SlaTimer
 from apps.execution.services import policies, setup
 from apps.governance.changes import metrics, sla
@@ -169,3 +170,14 @@ def test_other_subjects_preview_the_diff(org, lead_member):
     )  # fmt: skip
     impact = services.change_preview(org=org, change=change).impact
     assert impact["kind"] == "diff" and impact["diff_lines"] == 2  # one line out, one line in
+
+
+def test_a_hold_rule_proposed_for_opportunities_is_refused_when_submitted(org, lead_member, team):
+    policy = policies.policy_for(org, "opportunity")
+    hold = {"name": "Wait", "conditions": [], "action": {"type": "hold", "min_completeness": 0.5}}
+    with pytest.raises(ServiceError) as caught:
+        services.change_create(
+            org=org, by=lead_member, subject="routing", target_id=policy.pk, title="Hold deals",
+            proposed={"rules": [hold], "fallback_pool": None},
+        )  # fmt: skip
+    assert "no completeness score" in str(caught.value.fields or caught.value.message)

@@ -184,6 +184,12 @@ ORG_PAGES = {
     "execution_routing_fallback": None,
     "execution_routing_publish": None,
     "execution_routing_version": "policy_version",
+    # the account and opportunity policies: the same pages under routing/accounts/ and routing/opportunities/
+    **{
+        f"execution_routing_{objects}{page}": None
+        for objects in ("accounts", "opportunities")
+        for page in ("", "_rule_new", "_rule", "_rule_delete", "_rule_move", "_fallback", "_publish")
+    },
     "execution_simulator": None,
     "execution_pools": None,
     "execution_pool": "pool",
@@ -344,6 +350,11 @@ ORG_PAGE_ARGS = {
     "execution_routing_rule": {"index": 0},
     "execution_routing_rule_delete": {"index": 0},
     "execution_routing_rule_move": {"index": 0},
+    **{
+        f"execution_routing_{objects}_rule{page}": {"index": 0}
+        for objects in ("accounts", "opportunities")
+        for page in ("", "_delete", "_move")
+    },
 }
 
 # API routes: route name -> the kind of object its <pk> names (None: list or singleton).
@@ -566,6 +577,14 @@ def victim(org, owner):
         ],
     )
     policy_version = routing_policies.policy_publish(org=org, policy=policy, actor=owner)
+    for object_type in ("account", "opportunity"):  # their pages must not show these either
+        routing_policies.draft_update(
+            org=org,
+            policy=routing_policies.policy_for(org, object_type),
+            rules=[{"name": f"Secret {object_type} rule", "conditions": [],
+                    "action": {"type": "pool", "pool": routing_pool.pk}}],
+            fallback_pool=routing_pool,
+        )  # fmt: skip
     calendar = setup_services.calendar_create(
         org=org, name="Secret calendar", time_zone="UTC", hours={}, holidays=[{"date": "2026-12-25"}]
     )

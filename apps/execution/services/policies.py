@@ -32,8 +32,12 @@ def rules_for_engine(rules_json) -> tuple[types.Rule, ...]:
     )
 
 
-def clean_rules(*, org, rules) -> list[dict]:
-    """Validate stored rules; every error names the rule and the field."""
+# Holding waits for a record's completeness score; opportunities have none, so nothing would release them.
+NO_COMPLETENESS = "Opportunities have no completeness score to wait for: choose another action."
+
+
+def clean_rules(*, org, rules, object_type: str = RoutingPolicy.Object.LEAD) -> list[dict]:
+    """Validate stored rules of `object_type`'s policy; every error names the rule and the field."""
     if not isinstance(rules, list):
         raise ServiceError("Rules are a list.", field="rules")
     pool_ids = set(RoutingPool.objects.for_org(org).values_list("pk", flat=True))
@@ -51,6 +55,8 @@ def clean_rules(*, org, rules) -> list[dict]:
         kind = action.get("type")
         if kind not in types.ACTIONS:
             raise ServiceError(f"Unknown action {kind!r}.", field=f"{where}.action.type")
+        if kind == types.HOLD_FOR_DATA and object_type == RoutingPolicy.Object.OPPORTUNITY:
+            raise ServiceError(NO_COMPLETENESS, field=f"{where}.action.type")
         clean_action = {"type": kind}
         if kind == types.ASSIGN_PERSON:
             if action.get("person") not in member_ids:
@@ -147,7 +153,7 @@ def draft_for(*, org, policy: RoutingPolicy, actor=None) -> RoutingPolicyVersion
 def draft_update(*, org, policy: RoutingPolicy, rules=None, fallback_pool=None, actor=None, **_):
     draft = draft_for(org=org, policy=policy, actor=actor)
     if rules is not None:
-        draft.rules = clean_rules(org=org, rules=rules)
+        draft.rules = clean_rules(org=org, rules=rules, object_type=policy.object_type)
     if fallback_pool is not None:
         if fallback_pool and fallback_pool.organization_id != org.pk:
             raise ServiceError("Choose a queue of this organisation.", field="fallback_pool")
@@ -164,10 +170,12 @@ def snapshot_text(version: RoutingPolicyVersion | None) -> list[str]:
         m.pk: m.user.display_name
         for m in Membership.objects.filter(organization_id=version.organization_id).select_related("user")
     }
+    # Versions built to compare documents (governance) may have no policy: those are lead rules.
+    routed = version.policy.object_type if version.policy_id else RoutingPolicy.Object.LEAD
     lines = []
     for index, rule in enumerate(version.rules):
         lines.append(f"{index + 1}. {rule['name']}")
-        for condition in rule["conditions"] or [{"field": "(any lead)", "op": "is_not_empty"}]:
+        for condition in rule["conditions"] or [{"field": f"(any {routed})", "op": "is_not_empty"}]:
             lines.append(f"   when {conditions.describe(condition)}")
         action = rule["action"]
         target = people.get(action.get("person")) or pools.get(action.get("pool")) or ""
@@ -198,7 +206,8 @@ def policy_publish(*, org, policy: RoutingPolicy, actor, note: str = "") -> Rout
         raise ServiceError("There is no draft to publish.", code="no_draft")
     if not draft.rules and draft.fallback_pool_id is None:
         raise ServiceError("Add a rule or a fallback queue before publishing.", field="rules")
-    clean_rules(org=org, rules=draft.rules)  # pools or people may have gone since the draft was saved
+    # Pools or people may have gone since the draft was saved.
+    clean_rules(org=org, rules=draft.rules, object_type=policy.object_type)
     previous = policy.versions.filter(status=RoutingPolicyVersion.Status.PUBLISHED).first()
     diff = policy_diff(previous, draft)
     if previous:

@@ -129,14 +129,17 @@ def pool_update(
 
 
 def pool_references(*, org, pool: RoutingPool) -> list[str]:
-    """Where the routing rules still send leads to `pool`, as phrases for a refusal message."""
+    """Where the routing rules (of any object) still send records to `pool`, as phrases for a
+    refusal message. Versions of the account and opportunity policies say whose they are."""
     found = []
     versions = RoutingPolicyVersion.objects.for_org(org).filter(
         Q(status__in=[RoutingPolicyVersion.Status.DRAFT, RoutingPolicyVersion.Status.PUBLISHED])
         | Q(fallback_pool=pool)
     )
-    for version in versions.order_by("number"):
-        label = f"version {version.number} ({version.get_status_display().lower()})"
+    for version in versions.select_related("policy").order_by("policy_id", "number"):
+        routed = version.policy.object_type
+        whose = "" if routed == RoutingPolicy.Object.LEAD else f"{routed} routing "
+        label = f"{whose}version {version.number} ({version.get_status_display().lower()})"
         if version.fallback_pool_id == pool.pk:
             found.append(f"the fallback queue of {label}")
         if version.status == RoutingPolicyVersion.Status.RETIRED:
@@ -481,16 +484,25 @@ def sla_policy_update(
 
 
 # --- Draft routing rules -----------------------------------------------------------------------------
+# Each routed object (leads, accounts, opportunities) has its own policy; every function below edits
+# the draft of the policy of `object_type`, leads unless told.
+
+LEAD = RoutingPolicy.Object.LEAD
+
+
+def routing_policy(*, org, object_type: str = LEAD) -> RoutingPolicy | None:
+    """The routing policy of `object_type` if one was ever set up; reading pages must not create it."""
+    return RoutingPolicy.objects.for_org(org).filter(object_type=object_type).first()
 
 
 def lead_policy(*, org) -> RoutingPolicy | None:
     """The lead routing policy if one was ever set up; reading pages must not create it."""
-    return RoutingPolicy.objects.for_org(org).filter(object_type=RoutingPolicy.Object.LEAD).first()
+    return routing_policy(org=org)
 
 
-def _draft(org, actor) -> tuple[RoutingPolicy, RoutingPolicyVersion]:
+def _draft(org, actor, object_type: str = LEAD) -> tuple[RoutingPolicy, RoutingPolicyVersion]:
     # draft_for locks the policy row, so edits from two tabs apply one after the other.
-    policy = policies.policy_for(org)
+    policy = policies.policy_for(org, object_type)
     return policy, policies.draft_for(org=org, policy=policy, actor=actor)
 
 
@@ -500,12 +512,14 @@ def _at(rules: list, index: int) -> None:
 
 
 @transaction.atomic
-def routing_rule_save(*, org, rule: dict, index: int | None = None, actor=None) -> RoutingPolicyVersion:
+def routing_rule_save(
+    *, org, rule: dict, index: int | None = None, actor=None, object_type: str = LEAD
+) -> RoutingPolicyVersion:
     """Add `rule` at the end of the draft (index None) or replace the rule at `index`.
 
     Errors name the rule's own fields ("action.person", "conditions"), not its place in the list.
     """
-    policy, draft = _draft(org, actor)
+    policy, draft = _draft(org, actor, object_type)
     rules = list(draft.rules)
     if index is None:
         rules.append(rule)
@@ -528,8 +542,8 @@ def routing_rule_save(*, org, rule: dict, index: int | None = None, actor=None) 
 
 
 @transaction.atomic
-def routing_rule_delete(*, org, index: int, actor=None) -> RoutingPolicyVersion:
-    policy, draft = _draft(org, actor)
+def routing_rule_delete(*, org, index: int, actor=None, object_type: str = LEAD) -> RoutingPolicyVersion:
+    policy, draft = _draft(org, actor, object_type)
     rules = list(draft.rules)
     _at(rules, index)
     del rules[index]
@@ -537,11 +551,13 @@ def routing_rule_delete(*, org, index: int, actor=None) -> RoutingPolicyVersion:
 
 
 @transaction.atomic
-def routing_rule_move(*, org, index: int, direction: str, actor=None) -> RoutingPolicyVersion:
+def routing_rule_move(
+    *, org, index: int, direction: str, actor=None, object_type: str = LEAD
+) -> RoutingPolicyVersion:
     """Move a rule one place "up" (earlier: it is tried sooner) or "down"."""
     if direction not in ("up", "down"):
         raise ServiceError("Move a rule up or down.", field="direction")
-    policy, draft = _draft(org, actor)
+    policy, draft = _draft(org, actor, object_type)
     rules = list(draft.rules)
     _at(rules, index)
     other = index - 1 if direction == "up" else index + 1
@@ -551,9 +567,11 @@ def routing_rule_move(*, org, index: int, direction: str, actor=None) -> Routing
 
 
 @transaction.atomic
-def routing_fallback_set(*, org, pool: RoutingPool | None, actor=None) -> RoutingPolicyVersion:
+def routing_fallback_set(
+    *, org, pool: RoutingPool | None, actor=None, object_type: str = LEAD
+) -> RoutingPolicyVersion:
     """Set or clear the draft's fallback queue."""
     _own(pool, org, field="fallback_pool")
-    policy, _ = _draft(org, actor)
+    policy, _ = _draft(org, actor, object_type)
     # draft_update reads None as "leave unchanged"; any other falsy value clears the queue.
     return policies.draft_update(org=org, policy=policy, fallback_pool=pool or False, actor=actor)

@@ -47,8 +47,13 @@ def validate(org, target, proposed) -> dict[str, list[str]]:
     errors = base.require_object(proposed, {"rules": list, "fallback_pool": (int, type(None))})
     if errors:
         return errors
+    found = policy(org, target)
     try:
-        policies.clean_rules(org=org, rules=proposed["rules"])
+        policies.clean_rules(
+            org=org,
+            rules=proposed["rules"],
+            object_type=found.object_type if found else RoutingPolicy.Object.LEAD,
+        )
     except ServiceError as error:
         return {error.field or "rules": [error.message]}
     return base.dry_run(apply, org, target, proposed)
@@ -61,7 +66,7 @@ def unsaved_version(org, target, proposed) -> RoutingPolicyVersion:
         organization=org,
         policy=found,
         number=0,
-        rules=policies.clean_rules(org=org, rules=proposed["rules"]),
+        rules=policies.clean_rules(org=org, rules=proposed["rules"], object_type=found.object_type),
         fallback_pool_id=proposed["fallback_pool"],
     )
 

@@ -1,6 +1,7 @@
-"""Routing and SLA set-up pages: the lead routing rules (draft, publish, history,
-simulator), queues and their members, reps' schedules and absences, business
-calendars, reject reasons and SLA policies.
+"""Routing and SLA set-up pages: the routing rules of leads, accounts and
+opportunities (draft, publish, history; a simulator for leads), queues and their
+members, reps' schedules and absences, business calendars, reject reasons and
+SLA policies.
 
 Everyone in the organisation can look; changing routing needs "routing.edit",
 SLA policies "sla.edit", and a rep's profile "leads.reassign" or "routing.edit",
@@ -11,16 +12,30 @@ from django.urls import path
 
 from . import people, routing, sla
 
+
+def policy_patterns(page: routing.PolicyPage) -> list:
+    """One routed object's policy pages: the leads' under routing/ (their URL names unprefixed),
+    the accounts' under routing/accounts/ with names execution_routing_accounts_*, and so on."""
+    root, name, kwargs = page.prefix, page.url_name, {"object_type": page.object_type}
+    return [
+        path(root, routing.routing, kwargs, name=name),
+        path(f"{root}rules/new/", routing.routing_rule_new, kwargs, name=f"{name}_rule_new"),
+        path(f"{root}rules/<int:index>/", routing.routing_rule, kwargs, name=f"{name}_rule"),
+        path(
+            f"{root}rules/<int:index>/delete/",
+            routing.routing_rule_delete,
+            kwargs,
+            name=f"{name}_rule_delete",
+        ),
+        path(f"{root}rules/<int:index>/move/", routing.routing_rule_move, kwargs, name=f"{name}_rule_move"),
+        path(f"{root}fallback/", routing.routing_fallback, kwargs, name=f"{name}_fallback"),
+        path(f"{root}publish/", routing.routing_publish, kwargs, name=f"{name}_publish"),
+    ]
+
+
 urlpatterns = [
-    path("routing/", routing.routing, name="execution_routing"),
-    path("routing/rules/new/", routing.routing_rule_new, name="execution_routing_rule_new"),
-    path("routing/rules/<int:index>/", routing.routing_rule, name="execution_routing_rule"),
-    path(
-        "routing/rules/<int:index>/delete/", routing.routing_rule_delete, name="execution_routing_rule_delete"
-    ),
-    path("routing/rules/<int:index>/move/", routing.routing_rule_move, name="execution_routing_rule_move"),
-    path("routing/fallback/", routing.routing_fallback, name="execution_routing_fallback"),
-    path("routing/publish/", routing.routing_publish, name="execution_routing_publish"),
+    *(pattern for page in routing.POLICY_PAGES.values() for pattern in policy_patterns(page)),
+    # A version knows its policy, so one address serves the versions of all three.
     path("routing/versions/<int:pk>/", routing.routing_version, name="execution_routing_version"),
     path("routing/simulate/", routing.simulator, name="execution_simulator"),
     path("routing/pools/", people.pools, name="execution_pools"),

@@ -1,6 +1,13 @@
-"""The lead routing policy: the published rules and the draft, rule edits, the
-fallback queue, publishing with a reviewed diff, the version history, and the
-simulator that replays leads through the rules without assigning anything."""
+"""The routing policies of leads, accounts and opportunities: the published rules
+and the draft, rule edits, the fallback queue, publishing with a reviewed diff,
+the version history, and the simulator that replays leads through the lead
+rules without assigning anything.
+
+The three policies share every page; each page takes the routed object from its
+URL (`POLICY_PAGES` says where each one lives) and edits only that policy.
+"""
+
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.http import Http404
@@ -12,23 +19,142 @@ from apps.core.errors import ServiceError
 from apps.core.forms import add_service_error
 from apps.core.lookups import get_for_org
 from apps.execution import forms
-from apps.execution.models import Assignment, RoutingPolicyVersion, RoutingPool
+from apps.execution.models import Assignment, RoutingPolicy, RoutingPolicyVersion, RoutingPool
 from apps.execution.routing import types
 from apps.execution.services import policies, simulation
 from apps.execution.services import setup as services
 from apps.records import conditions
-from apps.records.models import CustomField, Lead, ObjectType
+from apps.records.models import CustomField, Lead
 
 from .common import EDIT_ROUTING, back, member_names, post_only
 
 SIMULATION_ROWS = 500
 
+LEAD = RoutingPolicy.Object.LEAD
+ACCOUNT = RoutingPolicy.Object.ACCOUNT
+OPPORTUNITY = RoutingPolicy.Object.OPPORTUNITY
 
-# --- The routing policy ---------------------------------------------------------------------------
+
+# --- The routing policies -------------------------------------------------------------------------
 
 
-def _versions(org):
-    policy = services.lead_policy(org=org)
+@dataclass(frozen=True)
+class PolicyPage:
+    """Where one object's routing policy is set up, and the words its pages use for it."""
+
+    object_type: str
+    prefix: str  # the pages' path under the organisation
+    url_name: str  # the policy page's URL name; its sub-pages add _rule_new, _rule, ... to it
+    tab: str
+    singular: str
+    plural: str
+    summary: str  # what the policy does, in one sentence (its tab says it)
+    empty_title: str
+    empty_message: str
+    published_means: str  # what the publish page says happens from then on
+
+    @property
+    def title(self) -> str:
+        return f"{self.singular.capitalize()} routing"
+
+    @property
+    def names(self) -> dict[str, str]:
+        """URL names of the policy's pages, for {% url %} in the shared templates."""
+        suffixes = ("rule_new", "rule", "rule_delete", "rule_move", "fallback", "publish")
+        return {"home": self.url_name, **{suffix: f"{self.url_name}_{suffix}" for suffix in suffixes}}
+
+    @property
+    def no_queue_message(self) -> str:
+        return (
+            f"Routing sends {self.plural} to people through queues: a group of reps sharing {self.plural} "
+            "round robin, by weight, by territory or by load. Create a queue with its members first, "
+            f"then add rules that send {self.plural} to it."
+        )
+
+    @property
+    def conditions_help(self) -> str:
+        extra = {
+            LEAD: "the matched account, the region and the time the lead arrives",
+            ACCOUNT: "its segments and the time it is created",
+            OPPORTUNITY: "its account's fields, region and segments, and the time it is created",
+        }[self.object_type]
+        return (
+            f"Every condition must hold; a rule without conditions takes every {self.singular} that reaches "
+            f"it. Besides the {self.singular}'s own fields you can test {extra}."
+        )
+
+    @property
+    def can_hold(self) -> bool:
+        # Holding waits on a completeness score, which opportunities do not have.
+        return self.object_type != OPPORTUNITY
+
+    @property
+    def simulates(self) -> bool:
+        # The simulator replays leads only; accounts and opportunities have no history of offers to compare.
+        return self.object_type == LEAD
+
+
+POLICY_PAGES = {
+    page.object_type: page
+    for page in (
+        PolicyPage(
+            object_type=LEAD,
+            prefix="routing/",
+            url_name="execution_routing",
+            tab="Leads",
+            singular="lead",
+            plural="leads",
+            summary="A new lead is offered to a rep, who accepts or rejects it while SLA clocks time "
+            "the answer.",
+            empty_title="No routing rules yet",
+            empty_message="Add a rule that sends leads to one of your queues, choose a fallback queue, then "
+            "publish. Until something is published, new leads stay unassigned.",
+            published_means="New leads follow the published rules from the moment you publish; "
+            "leads already assigned keep their rep.",
+        ),
+        PolicyPage(
+            object_type=ACCOUNT,
+            prefix="routing/accounts/",
+            url_name="execution_routing_accounts",
+            tab="Accounts",
+            singular="account",
+            plural="accounts",
+            summary="An account created without an owner is given to the person chosen at once, with no "
+            "offer, SLA or lead caps: “fewest open” counts the accounts each person owns, and the "
+            "previous owner is whoever owns the account's leads.",
+            empty_title="No account routing published",
+            empty_message="Add a rule or a fallback queue, then publish. Until something is published, "
+            "accounts created without an owner stay unowned.",
+            published_means="New accounts created without an owner follow it from now on; "
+            "accounts that already have an owner keep them.",
+        ),
+        PolicyPage(
+            object_type=OPPORTUNITY,
+            prefix="routing/opportunities/",
+            url_name="execution_routing_opportunities",
+            tab="Opportunities",
+            singular="opportunity",
+            plural="opportunities",
+            summary="An opportunity created without an owner is given to the person chosen at once, with no "
+            "offer, SLA or lead caps: “fewest open” counts each person's open opportunities, the "
+            "account owner is the opportunity's account's owner, and the previous owner is whoever "
+            "owned the account's previous opportunity.",
+            empty_title="No opportunity routing published",
+            empty_message="Add a rule or a fallback queue, then publish. Until something is published, "
+            "opportunities created without an owner stay unowned.",
+            published_means="New opportunities created without an owner follow it from now on; "
+            "opportunities that already have an owner keep them.",
+        ),
+    )
+}
+
+
+def _page_context(object_type: str) -> dict:
+    return {"page": POLICY_PAGES[object_type], "policy_tabs": list(POLICY_PAGES.values())}
+
+
+def _versions(org, object_type: str = LEAD):
+    policy = services.routing_policy(org=org, object_type=object_type)
     if policy is None:
         return None, []
     versions = list(
@@ -37,6 +163,8 @@ def _versions(org):
         .select_related("published_by", "fallback_pool")
         .order_by("-number")
     )
+    for version in versions:
+        version.policy = policy  # the diff names what a catch-all rule takes
     return policy, versions
 
 
@@ -44,8 +172,9 @@ def _current(versions, status):
     return next((v for v in versions if v.status == status), None)
 
 
-def rule_rows(rules, *, people: dict, pools: dict) -> list[dict]:
+def rule_rows(rules, *, people: dict, pools: dict, object_type: str = LEAD) -> list[dict]:
     """Rules as sentences: each condition described, the action and whom it targets."""
+    actions = forms.action_labels(object_type)
     rows = []
     for index, rule in enumerate(rules):
         action = rule.get("action", {})
@@ -56,7 +185,7 @@ def rule_rows(rules, *, people: dict, pools: dict) -> list[dict]:
                 "number": index + 1,
                 "name": rule.get("name", ""),
                 "conditions": [conditions.describe(c) for c in rule.get("conditions") or []],
-                "action": types.ACTIONS.get(action.get("type"), action.get("type")),
+                "action": actions.get(action.get("type"), action.get("type")),
                 "person": people.get(action.get("person"), "(person gone)") if action.get("person") else "",
                 "pool": pools.get(action.get("pool"), "(queue gone)") if action.get("pool") else "",
                 "threshold": f"{threshold:.0%}" if threshold is not None else "",
@@ -86,9 +215,9 @@ def diff_rows(lines) -> list[tuple[str, str]]:
 
 
 @org_view()
-def routing(request):
+def routing(request, object_type=LEAD):
     org = request.org
-    _, versions = _versions(org)
+    _, versions = _versions(org, object_type)
     draft = _current(versions, RoutingPolicyVersion.Status.DRAFT)
     published = _current(versions, RoutingPolicyVersion.Status.PUBLISHED)
     people, pools = _rule_context(org, draft, published)
@@ -103,10 +232,15 @@ def routing(request):
         request,
         "execution/setup/routing.html",
         {
+            **_page_context(object_type),
             "published": published,
-            "published_rules": rule_rows(published.rules, people=people, pools=pools) if published else [],
+            "published_rules": rule_rows(published.rules, people=people, pools=pools, object_type=object_type)
+            if published
+            else [],
             "draft": draft,
-            "draft_rules": rule_rows(draft.rules, people=people, pools=pools) if draft else [],
+            "draft_rules": rule_rows(draft.rules, people=people, pools=pools, object_type=object_type)
+            if draft
+            else [],
             "history": [v for v in versions if v.status != RoutingPolicyVersion.Status.DRAFT],
             "has_pools": bool(pools),
             "can_edit": can_edit,
@@ -115,39 +249,42 @@ def routing(request):
     )
 
 
-def _working_rules(org) -> list:
+def _working_rules(org, object_type: str) -> list:
     """The rules an edit starts from: the draft's, or the published ones a new draft will copy."""
-    _, versions = _versions(org)
+    _, versions = _versions(org, object_type)
     current = _current(versions, RoutingPolicyVersion.Status.DRAFT) or _current(
         versions, RoutingPolicyVersion.Status.PUBLISHED
     )
     return list(current.rules) if current else []
 
 
-def _rule_field_choices(org):
-    custom = CustomField.objects.for_org(org).filter(object_type=ObjectType.LEAD).order_by("label")
-    return forms.routing_field_choices(custom)
+def _rule_field_choices(org, object_type: str = LEAD):
+    custom = CustomField.objects.for_org(org).filter(object_type=object_type).order_by("label")
+    return forms.routing_field_choices(custom, object_type)
 
 
-def _rule_page(request, index: int | None):
+def _rule_page(request, index: int | None, object_type: str):
     org = request.org
-    rules = _working_rules(org)
+    page = POLICY_PAGES[object_type]
+    rules = _working_rules(org, object_type)
     if index is not None and not 0 <= index < len(rules):
         raise Http404("No such rule in the draft.")
     existing = rules[index] if index is not None else {"action": {"type": types.ASSIGN_POOL}}
-    choices = _rule_field_choices(org)
+    choices = _rule_field_choices(org, object_type)
     conditions_error = None
     if request.method == "POST":
-        form = forms.RuleForm(request.POST, org=org)
+        form = forms.RuleForm(request.POST, org=org, object_type=object_type)
         formset = forms.conditions_formset(request.POST, prefix="cond", field_choices=choices)
         if form.is_valid() and formset.is_valid():
             rule = form.rule(forms.formset_conditions(formset))
             try:
-                services.routing_rule_save(org=org, rule=rule, index=index, actor=request.user)
+                services.routing_rule_save(
+                    org=org, rule=rule, index=index, actor=request.user, object_type=object_type
+                )
             except ServiceError as exc:
                 if exc.code == "not_found":
                     messages.error(request, exc.message)
-                    return back(request, "execution_routing")
+                    return back(request, page.url_name)
                 if exc.field == "conditions":
                     conditions_error = exc.message
                 else:
@@ -156,9 +293,9 @@ def _rule_page(request, index: int | None):
                 messages.success(
                     request, f"Rule “{rule['name']}” saved in the draft. Publish it to apply it."
                 )
-                return back(request, "execution_routing")
+                return back(request, page.url_name)
     else:
-        form = forms.RuleForm(org=org, initial=forms.RuleForm.initial_for(existing))
+        form = forms.RuleForm(org=org, object_type=object_type, initial=forms.RuleForm.initial_for(existing))
         formset = forms.conditions_formset(
             prefix="cond", field_choices=choices, conditions=existing.get("conditions")
         )
@@ -166,6 +303,7 @@ def _rule_page(request, index: int | None):
         request,
         "execution/setup/rule.html",
         {
+            **_page_context(object_type),
             "form": form,
             "formset": formset,
             "conditions_error": conditions_error,
@@ -177,52 +315,59 @@ def _rule_page(request, index: int | None):
 
 
 @org_view(EDIT_ROUTING)
-def routing_rule_new(request):
-    return _rule_page(request, None)
+def routing_rule_new(request, object_type=LEAD):
+    return _rule_page(request, None, object_type)
 
 
 @org_view(EDIT_ROUTING)
-def routing_rule(request, index):
-    return _rule_page(request, index)
+def routing_rule(request, index, object_type=LEAD):
+    return _rule_page(request, index, object_type)
 
 
 @org_view(EDIT_ROUTING)
-def routing_rule_delete(request, index):
+def routing_rule_delete(request, index, object_type=LEAD):
     if refused := post_only(request):
         return refused
     try:
-        services.routing_rule_delete(org=request.org, index=index, actor=request.user)
+        services.routing_rule_delete(
+            org=request.org, index=index, actor=request.user, object_type=object_type
+        )
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Rule {index + 1} removed from the draft.")
-    return back(request, "execution_routing")
+    return back(request, POLICY_PAGES[object_type].url_name)
 
 
 @org_view(EDIT_ROUTING)
-def routing_rule_move(request, index):
+def routing_rule_move(request, index, object_type=LEAD):
     if refused := post_only(request):
         return refused
     try:
         services.routing_rule_move(
-            org=request.org, index=index, direction=request.POST.get("direction", ""), actor=request.user
+            org=request.org,
+            index=index,
+            direction=request.POST.get("direction", ""),
+            actor=request.user,
+            object_type=object_type,
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
-    return back(request, "execution_routing")
+    return back(request, POLICY_PAGES[object_type].url_name)
 
 
 @org_view(EDIT_ROUTING)
-def routing_fallback(request):
+def routing_fallback(request, object_type=LEAD):
     if refused := post_only(request):
         return refused
+    home = POLICY_PAGES[object_type].url_name
     form = forms.FallbackForm(request.POST, org=request.org)
     if not form.is_valid():
         messages.error(request, "Choose one of the listed queues.")
-        return back(request, "execution_routing")
+        return back(request, home)
     pool = form.cleaned_data["pool"]
     try:
-        services.routing_fallback_set(org=request.org, pool=pool, actor=request.user)
+        services.routing_fallback_set(org=request.org, pool=pool, actor=request.user, object_type=object_type)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -232,13 +377,14 @@ def routing_fallback(request):
             if pool
             else "Fallback queue cleared in the draft.",
         )
-    return back(request, "execution_routing")
+    return back(request, home)
 
 
 @org_view()
-def routing_publish(request):
+def routing_publish(request, object_type=LEAD):
     org = request.org
-    policy, versions = _versions(org)
+    page = POLICY_PAGES[object_type]
+    policy, versions = _versions(org, object_type)
     draft = _current(versions, RoutingPolicyVersion.Status.DRAFT)
     published = _current(versions, RoutingPolicyVersion.Status.PUBLISHED)
     can_edit = request.membership.can(EDIT_ROUTING)
@@ -248,7 +394,7 @@ def routing_publish(request):
         require_permission(request, EDIT_ROUTING)
         if draft is None:
             messages.error(request, "There is no draft to publish: edit a rule first.")
-            return back(request, "execution_routing")
+            return back(request, page.url_name)
         if form.is_valid() and form.cleaned_data["reviewed"] != reviewed:
             # Someone changed the draft after this page was drawn: publish only what was reviewed.
             form = forms.PublishForm({"reviewed": reviewed, "note": form.cleaned_data["note"]})
@@ -265,14 +411,15 @@ def routing_publish(request):
                 add_service_error(form, exc)
             else:
                 messages.success(
-                    request, f"Version {version.number} published: new leads follow it from now on."
+                    request, f"Version {version.number} published: new {page.plural} follow it from now on."
                 )
-                return back(request, "execution_routing")
+                return back(request, page.url_name)
     diff = diff_rows(policies.policy_diff(published, draft) if draft else [])
     return render(
         request,
         "execution/setup/publish.html",
         {
+            **_page_context(object_type),
             "draft": draft,
             "published": published,
             "diff": diff,
@@ -285,19 +432,22 @@ def routing_publish(request):
 
 @org_view()
 def routing_version(request, pk):
+    """Any policy's version: the version knows whose it is, so one address serves all three."""
     org = request.org
     version = get_for_org(
-        RoutingPolicyVersion.objects.select_related("published_by", "created_by", "fallback_pool"),
+        RoutingPolicyVersion.objects.select_related("policy", "published_by", "created_by", "fallback_pool"),
         org=org,
         pk=pk,
     )
     people, pools = _rule_context(org, version)
+    object_type = version.policy.object_type
     return render(
         request,
         "execution/setup/version.html",
         {
+            **_page_context(object_type),
             "version": version,
-            "rules": rule_rows(version.rules, people=people, pools=pools),
+            "rules": rule_rows(version.rules, people=people, pools=pools, object_type=object_type),
             "diff": diff_rows(version.diff),
         },
     )
