@@ -225,6 +225,22 @@ def next_open(schedule: Schedule, at: datetime) -> datetime:
     return add_business_time(schedule, at, ZERO)
 
 
+def next_open_outside(
+    schedule: Schedule, at: datetime, absences: Iterable[tuple[datetime, datetime]]
+) -> datetime:
+    """Like `next_open`, but never inside one of `absences`: aware `[start, end)` spans when someone
+    is away (out of office), which may overlap and come in any order.
+
+    An opening that falls in an absence moves to the absence's end and is checked again, so each
+    absence is stepped over at most once and the search ends.
+    """
+    spans = sorted((_as_utc(start, "start"), _as_utc(end, "end")) for start, end in absences)
+    moment = next_open(schedule, at)
+    while blocking := next((end for start, end in spans if start <= moment < end), None):
+        moment = next_open(schedule, blocking)
+    return moment
+
+
 def add_business_time(schedule: Schedule, start: datetime, delta: timedelta) -> datetime:
     """The instant (aware, UTC) when `delta` of working time has elapsed after `start`.
 

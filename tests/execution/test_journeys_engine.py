@@ -1,14 +1,18 @@
 """The journey engine: every step type, exit goals, re-entry, suppression, versions, pause and resume."""
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail as outbox
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
+from apps.accounts import services as account_services
 from apps.accounts.models import Membership
+from apps.accounts.roles import Role
 from apps.core.errors import ServiceError
+from apps.execution import calendars
 from apps.execution.journeys import engine, entry, mail, services
 from apps.execution.models import (
     Enrollment,
@@ -19,11 +23,13 @@ from apps.execution.models import (
     Suppression,
     Task,
 )
+from apps.execution.services import setup as setup_services
 from apps.integrations.models import OutboxEvent
 from apps.integrations.services import webhook_endpoint_create
 from apps.records import services as records
 from apps.records.models import StageEvent
 from tests import factories
+from tests.execution.conftest import make_rep
 from tests.execution.journey_helpers import T0, journey, lead, sweep_until_idle, template
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +96,116 @@ def test_wait_until_a_date_and_until_business_hours(org):
 
 def _task(title="Call them"):
     return {"id": "t", "type": "task", "task": {"title": title, "due_days": 2}}
+
+
+WEEKDAYS_9_TO_5 = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+OWNER_HOURS = [{"id": "w", "type": "wait", "wait": {"business_hours": "owner"}}, _task()]
+
+
+def test_owner_business_hours_skip_their_team_calendars_holidays_and_their_absences(org):
+    """Saturday 7 March 2026, 10:00 UTC. Paris is UTC+1 until 29 March, so a Paris rep's week opens
+    on Monday 9 March at 08:00 UTC, unless something keeps them away."""
+    saturday = T0 + timedelta(days=5)
+    on_holiday, away, free = (
+        make_rep(org, name, time_zone="Europe/Paris", hours=WEEKDAYS_9_TO_5) for name in ("Hal", "Ava", "Fay")
+    )
+    paris = account_services.team_create(org=org, name="Paris", members=[on_holiday, away])
+    berlin = account_services.team_create(org=org, name="Berlin", members=[free])
+    setup_services.calendar_create(
+        org=org, name="Paris", time_zone="Europe/Paris", hours=WEEKDAYS_9_TO_5, team=paris,
+        holidays=[{"date": "2026-03-09", "name": "Closure"}],
+    )  # fmt: skip
+    # A holiday of a team the first two are not in, and a calendar with no team: neither counts for them.
+    setup_services.calendar_create(
+        org=org, name="Berlin", time_zone="Europe/Berlin", hours=WEEKDAYS_9_TO_5, team=berlin,
+        holidays=[{"date": "2026-03-10", "name": "Berlin only"}],
+    )  # fmt: skip
+    setup_services.calendar_create(
+        org=org, name="Head office", time_zone="UTC", hours=WEEKDAYS_9_TO_5,
+        holidays=[{"date": "2026-03-10", "name": "No team"}],
+    )  # fmt: skip
+    # Away from Tuesday 00:00 UTC to Wednesday 12:00 UTC (13:00 in Paris, inside working hours);
+    # an absence that is already over changes nothing.
+    setup_services.absence_create(
+        org=org, membership=away, starts_at=datetime(2026, 3, 10, tzinfo=UTC),
+        ends_at=datetime(2026, 3, 11, 12, tzinfo=UTC),
+    )  # fmt: skip
+    setup_services.absence_create(org=org, membership=free, starts_at=T0, ends_at=T0 + timedelta(days=1))
+    made = journey(org, OWNER_HOURS)
+    enrollments = {
+        rep: entry.enroll(org=org, journey=made, lead=lead(org, owner=rep), now=T0)
+        for rep in (on_holiday, away, free)
+    }
+    Enrollment.objects.filter(journey=made).update(next_run_at=saturday)
+    assert engine.sweep(now=saturday) == 3  # one batch
+    resumes = {rep: Enrollment.objects.get(pk=e.pk).next_run_at.isoformat() for rep, e in enrollments.items()}
+    # Monday is the Paris team's holiday: Tuesday 09:00 in Paris.
+    assert resumes[on_holiday] == "2026-03-10T08:00:00+00:00"
+    # Monday is a holiday and Tuesday morning falls in the absence: back when it ends.
+    assert resumes[away] == "2026-03-11T12:00:00+00:00"
+    # The Berlin team's holiday is Tuesday; Monday 09:00 in Paris is free.
+    assert resumes[free] == "2026-03-09T08:00:00+00:00"
+    run = JourneyStepRun.objects.get(enrollment=enrollments[away])
+    assert run.detail == {"until": "2026-03-11T12:00:00+00:00"}
+
+
+def test_an_owner_without_a_routing_profile_gets_the_default_week_less_their_holidays(org):
+    """No profile: Monday to Friday 9 to 5 in the user's zone, else the organisation's (UTC here)."""
+    rep = factories.make_member(org, role=Role.SALES_REP)
+    team = account_services.team_create(org=org, name="SDR", members=[rep])
+    setup_services.calendar_create(
+        org=org, name="SDR", time_zone="UTC", hours=WEEKDAYS_9_TO_5, team=team,
+        holidays=[{"date": "2026-03-09", "name": "Team day"}, {"date": "2026-03-10", "name": "Offsite"}],
+    )  # fmt: skip
+    made = journey(org, OWNER_HOURS)
+    enrollment = entry.enroll(org=org, journey=made, lead=lead(org, owner=rep), now=T0)
+    saturday = T0 + timedelta(days=5)
+    Enrollment.objects.filter(pk=enrollment.pk).update(next_run_at=saturday)
+    engine.sweep(now=saturday)
+    enrollment.refresh_from_db()
+    assert enrollment.next_run_at.isoformat() == "2026-03-11T09:00:00+00:00"
+
+
+def test_owner_business_hours_cost_the_same_queries_for_one_owner_or_many(org):
+    made = journey(org, OWNER_HOURS)
+    team = account_services.team_create(org=org, name="Paris")
+    setup_services.calendar_create(
+        org=org, name="Paris", time_zone="Europe/Paris", hours=WEEKDAYS_9_TO_5, team=team,
+        holidays=[{"date": "2026-03-09", "name": "Closure"}],
+    )  # fmt: skip
+    names = iter(range(100))
+
+    def sweep_new_owners(count):
+        reps = [make_rep(org, f"Rep {next(names)}", time_zone="Europe/Paris") for _ in range(count)]
+        account_services.team_set_members(org=org, team=team, members=[*team.members.all(), *reps])
+        for rep in reps:
+            setup_services.absence_create(
+                org=org, membership=rep, starts_at=T0, ends_at=T0 + timedelta(hours=1)
+            )
+            entry.enroll(org=org, journey=made, lead=lead(org, owner=rep), now=T0)
+        with CaptureQueriesContext(connection) as queries:
+            assert engine.sweep(now=T0) == count
+        sweep_until_idle(T0 + timedelta(hours=1))  # their task steps, so the next sweep claims only new ones
+        return len(queries)
+
+    sweep_new_owners(1)  # warm
+    assert sweep_new_owners(1) == sweep_new_owners(4)
+    assert Enrollment.objects.filter(journey=made, status=EnrollmentStatus.COMPLETED).count() == 6
+
+
+def test_next_open_outside_steps_over_overlapping_absences():
+    schedule = calendars.schedule_from(time_zone="UTC", hours_json=WEEKDAYS_9_TO_5)
+    monday = datetime(2026, 3, 9, 7, tzinfo=UTC)
+
+    def at(day, hour):
+        return datetime(2026, 3, day, hour, tzinfo=UTC)
+
+    assert calendars.next_open_outside(schedule, monday, []) == at(9, 9)
+    # 09:00-12:00, then 11:00-Tuesday 10:00 (overlapping, given out of order): Tuesday 10:00.
+    absences = [(at(9, 11), at(10, 10)), (at(9, 9), at(9, 12))]
+    assert calendars.next_open_outside(schedule, monday, absences) == at(10, 10)
+    # An absence ending after hours on Friday: the next Monday morning.
+    assert calendars.next_open_outside(schedule, at(13, 10), [(at(13, 8), at(13, 18))]) == at(16, 9)
 
 
 def test_branch_on_a_condition_and_on_a_segment(org):

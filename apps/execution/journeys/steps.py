@@ -23,6 +23,8 @@ END = "end"
 # Lead fields an update step may change (a stage goes through lead_change_stage).
 UPDATABLE_FIELDS = ("stage", "title", "phone", "company", "country", "score", "source")
 NOTIFY_TARGETS = ("owner", "journey_owner")
+# "owner": the lead owner's routing hours, team-calendar holidays and absences (engine._OwnerTimes);
+# "org": the organisation's default week in its time zone.
 WAIT_BUSINESS_HOURS = ("owner", "org")
 MAX_WAIT_DAYS = 365
 
