@@ -12,6 +12,7 @@ from apps.execution.experiments import stats
 from apps.execution.models import Experiment, ExperimentAssignment, ExperimentStatus, Journey
 from apps.execution.services import experiments
 from apps.records import services as records
+from tests import factories
 
 TWO = [{"key": "a", "name": "Control offer"}, {"key": "b", "name": "New offer"}]
 
@@ -280,3 +281,87 @@ def test_register_and_results_queries_do_not_grow(owner_client, api, org, n, dja
         assert owner_client.get(url("execution_experiment", org, experiment.pk)).status_code == 200
     with django_assert_max_num_queries(8):
         assert len(api.get("/api/v1/experiments/").json()["results"]) == n
+
+
+# --- The owner is an active member ------------------------------------------------------------------
+
+ACTIVE_ONLY = "Choose an active member of this organisation."
+
+
+def _left(members, role, *, how):
+    """A member who can no longer act: their membership switched off, or their user account."""
+    member = members[role]
+    if how == "membership":
+        member.is_active = False
+        member.save()
+    else:
+        member.user.is_active = False
+        member.user.save()
+    return member
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["membership", "user"])
+def test_the_owner_must_be_an_active_member_of_the_organisation(org, members, other_org, how):
+    gone = _left(members, Role.MARKETER, how=how)
+    stranger = factories.make_member(other_org, role=Role.ADMIN)
+    for owner in (gone, stranger):
+        with pytest.raises(ServiceError) as error:
+            experiments.experiment_create(
+                org=org, name="Offer", variants=TWO, goal={"type": "opportunity_created"}, owner=owner
+            )
+        assert (error.value.field, error.value.message) == ("owner", ACTIVE_ONLY)
+    assert not Experiment.objects.exists()
+    active = members[Role.REVOPS_LEAD]
+    experiment = experiments.experiment_create(
+        org=org, name="Offer", variants=TWO, goal={"type": "opportunity_created"}, owner=active
+    )
+    with pytest.raises(ServiceError) as error:
+        experiments.experiment_update(org=org, experiment=experiment, owner=gone)
+    assert error.value.field == "owner"
+    experiment.refresh_from_db()
+    assert experiment.owner == active
+    experiments.experiment_update(org=org, experiment=experiment, owner=None)  # nobody is allowed
+    assert Experiment.objects.get().owner is None
+
+
+@pytest.mark.django_db
+def test_api_sets_an_active_owner_and_refuses_others_naming_the_field(api, org, members, other_org):
+    gone = _left(members, Role.MARKETER, how="membership")
+    stranger = factories.make_member(other_org, role=Role.ADMIN)
+    body = {"name": "Offer", "variants": TWO, "goal": {"type": "opportunity_created"}}
+    for owner in (gone.pk, stranger.pk, 999_999):
+        response = api.post("/api/v1/experiments/", {**body, "owner": owner}, format="json")
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["fields"] == {"owner": [ACTIVE_ONLY]}
+    assert not Experiment.objects.exists()
+    active = members[Role.REVOPS_LEAD]
+    created = api.post("/api/v1/experiments/", {**body, "owner": active.pk}, format="json")
+    assert created.status_code == 201 and created.json()["owner"] == active.pk
+    detail = f"/api/v1/experiments/{created.json()['id']}/"
+    refused = api.patch(detail, {"owner": gone.pk}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["fields"] == {"owner": [ACTIVE_ONLY]}
+    assert api.get(detail).json()["owner"] == active.pk
+
+
+@pytest.mark.django_db
+def test_the_form_offers_active_members_and_refuses_anyone_else(client, org, members):
+    gone = _left(members, Role.VIEWER, how="user")
+    marketer, ops = members[Role.MARKETER], members[Role.REVOPS_LEAD]
+    client.force_login(marketer.user)
+    page = client.get(url("execution_experiment_new", org)).content.decode()
+    assert f'<option value="{ops.pk}">' in page and f'value="{gone.pk}"' not in page
+    assert f'<option value="{marketer.pk}" selected>' in page  # whoever creates it, unless changed
+    body = {"name": "Offer", "variants": "a | A\nb | B", "goal_type": "opportunity_created"}
+    refused = client.post(url("execution_experiment_new", org), {**body, "owner": gone.pk})
+    assert refused.status_code == 400 and ACTIVE_ONLY in refused.content.decode()
+    assert not Experiment.objects.exists()
+    assert client.post(url("execution_experiment_new", org), {**body, "owner": ops.pk}).status_code == 302
+    experiment = org_experiment(org)
+    assert experiment.owner == ops
+    edit = url("execution_experiment_edit", org, experiment.pk)
+    assert client.post(edit, {**body, "owner": gone.pk}).status_code == 400
+    experiment.refresh_from_db()
+    assert experiment.owner == ops
+    client.post(url("execution_experiment_new", org), {**body, "name": "Mine"})
+    assert Experiment.objects.get(name="Mine").owner == marketer  # left blank: the creator

@@ -163,6 +163,86 @@ def test_the_sweep_creates_hand_offs_whose_task_was_lost(org, people):
     assert Handoff.objects.filter(lead=lead).count() == 1
 
 
+# --- Receivers are active members ---------------------------------------------------------------------
+
+ACTIVE_ONLY = "Choose an active member of this organisation."
+
+
+def _leave(member, *, how):
+    """A member who can no longer act: their membership switched off, or their user account."""
+    if how == "membership":
+        member.is_active = False
+        member.save()
+    else:
+        member.user.is_active = False
+        member.user.save()
+    return member
+
+
+@pytest.mark.parametrize("how", ["membership", "user"])
+def test_an_explicit_receiver_must_be_an_active_member_of_the_organisation(org, people, other_org, how):
+    lead = _sal_lead(org, people["rep"])
+    gone = _leave(people["other_rep"], how=how)
+    stranger = factories.make_member(other_org, role=Role.SALES_REP)
+    for receiver in (gone, stranger):
+        with pytest.raises(ServiceError) as error:
+            handoffs.handoff_create(org=org, kind="mql_to_sal", lead=lead, receiver=receiver, strict=False)
+        assert (error.value.field, error.value.message) == ("receiver", ACTIVE_ONLY)
+    assert not Handoff.objects.exists()
+    handoff = handoffs.handoff_create(org=org, kind="mql_to_sal", lead=lead, receiver=people["csm"])
+    assert handoff.receiver == people["csm"]
+
+
+@pytest.mark.parametrize("how", ["membership", "user"])
+def test_a_lead_whose_owner_left_is_handed_to_the_sales_team(
+    org, people, monkeypatch, django_capture_on_commit_callbacks, how
+):
+    """As for a lead nobody owns: no receiver, the first sales team receives it and its manager is told."""
+    _run_tasks_now(monkeypatch)
+    lead = _sal_lead(org, people["rep"])
+    _leave(people["rep"], how=how)
+    with django_capture_on_commit_callbacks(execute=True):
+        records.lead_change_stage(org=org, lead=lead, to="sal")
+    lead.refresh_from_db()
+    assert lead.stage.key == "sal"  # the move stands
+    handoff = Handoff.objects.get(lead=lead)
+    assert (handoff.receiver, handoff.receiving_team) == (None, people["sales"])
+    received = Notification.objects.filter(kind="handoff.received")
+    assert [n.recipient for n in received] == [people["manager"]]
+    # The sweep, creating one whose task was lost, passes over them the same way.
+    lost = _sal_lead(org, people["rep"], email="lost@acme.test")
+    records.lead_change_stage(org=org, lead=lost, to="sal")  # on-commit never fires in a test transaction
+    assert handoffs.handoffs_sweep()["created"] == 1
+    assert Handoff.objects.get(lead=lost).receiver is None
+    # Asked for by name, they are refused rather than passed over.
+    with pytest.raises(ServiceError) as error:
+        handoffs.handoff_create(org=org, kind="mql_to_sal", lead=lost, receiver=people["rep"])
+    assert error.value.field == "receiver"
+
+
+def test_a_win_whose_account_owner_left_goes_to_customer_success(
+    org, people, monkeypatch, django_capture_on_commit_callbacks
+):
+    _run_tasks_now(monkeypatch)
+    account = records.account_create(org=org, name="Acme", domain="acme.test", owner=people["csm"])
+    contact = records.lead_create(org=org, email="cy@acme.test", first_name="Cy")
+    opportunity = records.opportunity_create(
+        org=org, name="Acme deal", account=account, primary_contact=contact, amount=12000, owner=people["rep"]
+    )
+    _leave(people["csm"], how="membership")
+    with django_capture_on_commit_callbacks(execute=True):
+        records.opportunity_update(
+            org=org, opportunity=opportunity, status=Opportunity.Status.WON, close_date=timezone.localdate()
+        )
+    opportunity.refresh_from_db()
+    assert opportunity.status == Opportunity.Status.WON
+    handoff = Handoff.objects.get(opportunity=opportunity)
+    assert (handoff.receiver, handoff.receiving_team) == (None, people["success"])
+    assert handoff.sender == people["rep"]
+    received = Notification.objects.filter(kind="handoff.received")
+    assert [n.recipient for n in received] == [people["manager"]]
+
+
 # --- The SLA ---------------------------------------------------------------------------------------
 
 

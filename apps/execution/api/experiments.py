@@ -1,12 +1,16 @@
 """`/api/v1/experiments/`: A/B/n tests, starting and stopping them (with a
 winner) and their results: people and conversions per variant, each compared
-with the control by a two-proportion z-test (Bonferroni-adjusted for n > 2)."""
+with the control by a two-proportion z-test (Bonferroni-adjusted for n > 2).
+
+`owner` is a membership id: an active member of the key's organisation, else
+400 naming `owner`."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.accounts.models import Membership
 from apps.core.api.serializers import StrictSerializer
 from apps.core.api.viewsets import OrgScopedViewSet
 from apps.core.errors import ServiceError
@@ -21,6 +25,7 @@ class ExperimentOutput(serializers.Serializer):
     journey = serializers.IntegerField(source="journey_id", allow_null=True)
     step_id = serializers.CharField()
     campaign = serializers.IntegerField(source="campaign_id", allow_null=True)
+    owner = serializers.IntegerField(source="owner_id", allow_null=True)
     variants = serializers.ListField(child=serializers.DictField())
     goal = serializers.DictField()
     status = serializers.CharField()
@@ -37,6 +42,7 @@ class ExperimentInput(StrictSerializer):
     journey = serializers.IntegerField(required=False, allow_null=True)
     step_id = serializers.CharField(max_length=40, required=False, allow_blank=True)
     campaign = serializers.IntegerField(required=False, allow_null=True)
+    owner = serializers.IntegerField(required=False, allow_null=True, help_text="An active member's id.")
     variants = serializers.ListField(
         child=serializers.DictField(),
         help_text='[{"key": "a", "name": "…", "weight": 1, …content}]; first: control.',
@@ -113,6 +119,14 @@ class ExperimentViewSet(
                 if found is None:
                     raise ServiceError(f"No such {field} here.", field=field)
                 data[field] = found
+        if data.get("owner") is not None:
+            # Another organisation's member is refused like an inactive one: one message for both.
+            owner = (
+                Membership.objects.for_org(self.org).select_related("user").filter(pk=data["owner"]).first()
+            )
+            if owner is None:
+                raise ServiceError(services.INACTIVE_OWNER, field="owner")
+            data["owner"] = owner
         return data
 
     @extend_schema(

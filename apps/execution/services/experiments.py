@@ -101,10 +101,18 @@ def goal_label(org, goal: dict) -> str:
     return GOAL_TYPES.get(goal.get("type"), "—")
 
 
+INACTIVE_OWNER = "Choose an active member of this organisation."
+
+
 def _check_links(org, *, journey=None, campaign=None, owner=None) -> None:
-    for value, field in ((journey, "journey"), (campaign, "campaign"), (owner, "owner")):
+    for value, field in ((journey, "journey"), (campaign, "campaign")):
         if value is not None and value.organization_id != org.pk:
             raise ServiceError(f"No such {field} here.", field=field)
+    # The owner answers for the test and records what it taught: someone who has left cannot.
+    if owner is not None and not (
+        owner.organization_id == org.pk and owner.is_active and owner.user.is_active
+    ):
+        raise ServiceError(INACTIVE_OWNER, field="owner")
 
 
 @transaction.atomic

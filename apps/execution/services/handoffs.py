@@ -11,6 +11,11 @@ onboarding) and whose clock is "accept"; its due time is computed by the SLA
 engine's business-hours clock (`sla.schedule_for`, `calendars.add_business_time`).
 Without such a policy the kind's default target runs on the receiving team's
 calendar (around the clock when the team has none).
+
+A receiver is an active member (an active membership of an active user): one
+named explicitly is refused otherwise; one taken from the record (the lead's
+owner, the account owner) who has left is passed over, so the hand-off goes to
+the receiving team as it does when nobody owns the record.
 """
 
 from dataclasses import dataclass
@@ -77,6 +82,19 @@ FIELD_LABELS = {
     "primary_contact": "Primary contact",
     "opportunity": "Opportunity",
 }
+
+
+INACTIVE_RECEIVER = "Choose an active member of this organisation."
+
+
+def is_active_member(org, membership: Membership | None) -> bool:
+    """Whether `membership` belongs to `org` and can still act there (it and its user are active)."""
+    return (
+        membership is not None
+        and membership.organization_id == org.pk
+        and membership.is_active
+        and membership.user.is_active
+    )
 
 
 def missing_fields(handoff: Handoff) -> list[str]:
@@ -183,11 +201,13 @@ def handoff_create(
     if kind not in SPECS:
         raise ServiceError("Choose marketing → sales or sales → customer success.", field="kind")
     backdated, at = at is not None, at or timezone.now()
+    if receiver is not None and not is_active_member(org, receiver):
+        raise ServiceError(INACTIVE_RECEIVER, field="receiver")
     if kind == HandoffKind.MARKETING_TO_SALES:
         if lead is None or lead.organization_id != org.pk:
             raise ServiceError("Choose the lead to hand over.", field="lead")
         fields, account = _lead_fields(lead), lead.account
-        receiver = receiver or lead.owner
+        receiver = receiver or _if_active(org, lead.owner)
         notes = notes or fields["mql_reason"]
     else:
         if opportunity is None or opportunity.organization_id != org.pk:
@@ -196,10 +216,9 @@ def handoff_create(
         lead = lead or opportunity.primary_contact
         sender = sender or opportunity.owner
         if receiver is None and account and account.owner_id and account.owner_id != opportunity.owner_id:
-            receiver = account.owner
-    for person, name in ((sender, "sender"), (receiver, "receiver")):
-        if person is not None and person.organization_id != org.pk:
-            raise ServiceError("Choose a member of this organisation.", field=name)
+            receiver = _if_active(org, account.owner)
+    if sender is not None and sender.organization_id != org.pk:
+        raise ServiceError("Choose a member of this organisation.", field="sender")
     handoff = Handoff(
         organization=org, kind=kind, lead=lead, opportunity=opportunity, account=account, sender=sender,
         receiver=receiver, fields=fields, notes=notes[:5000],
@@ -215,6 +234,12 @@ def handoff_create(
         handoff.created_at = at
     _notify_received(org, handoff)
     return handoff
+
+
+def _if_active(org, membership: Membership | None) -> Membership | None:
+    """The record's owner as the receiver, or None when they have left: an automatic hand-off must
+    not fail the stage move or the win behind it, so it goes to the receiving team instead."""
+    return membership if is_active_member(org, membership) else None
 
 
 def _notify_received(org, handoff: Handoff) -> None:
@@ -240,7 +265,10 @@ def _managers(handoff: Handoff) -> set[int]:
 def _create_once_for_lead(*, org, lead_id: int, since: datetime) -> Handoff | None:
     """The marketing → sales hand-off of a lead's move into SAL at `since`, once."""
     lead = (
-        Lead.objects.for_org(org).select_for_update(of=("self",)).select_related("owner").filter(pk=lead_id)
+        Lead.objects.for_org(org)
+        .select_for_update(of=("self",))
+        .select_related("owner__user")
+        .filter(pk=lead_id)
     ).first()
     if lead is None:
         return None
@@ -256,7 +284,7 @@ def _create_once_for_opportunity(*, org, opportunity_id: int) -> Handoff | None:
     opportunity = (
         Opportunity.objects.for_org(org)
         .select_for_update(of=("self",))
-        .select_related("account__owner", "primary_contact", "owner")
+        .select_related("account__owner__user", "primary_contact", "owner")
         .filter(pk=opportunity_id, status=Opportunity.Status.WON)
         .first()
     )

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from apps.accounts.access import org_view
+from apps.accounts.models import Membership
 from apps.core.errors import ServiceError
 from apps.core.forms import add_service_error
 from apps.core.lookups import get_for_org
@@ -31,11 +32,25 @@ class ExperimentForm(forms.Form):
     journey = forms.ModelChoiceField(queryset=Journey.objects.none(), required=False)
     step_id = forms.CharField(max_length=40, required=False, label="Journey step")
     campaign = forms.ModelChoiceField(queryset=Campaign.objects.none(), required=False)
+    owner = forms.ModelChoiceField(
+        queryset=Membership.objects.none(),
+        required=False,
+        help_text="Who answers for the test and records what it taught.",
+        error_messages={"invalid_choice": services.INACTIVE_OWNER},
+    )
 
     def __init__(self, *args, org, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["journey"].queryset = Journey.objects.for_org(org)
         self.fields["campaign"].queryset = Campaign.objects.for_org(org)
+        # Only people who can still act are offered; anyone else posted is refused with the service's words.
+        self.fields["owner"].queryset = (
+            Membership.objects.for_org(org)
+            .filter(is_active=True, user__is_active=True)
+            .select_related("user")
+            .order_by("user__full_name", "user__email")
+        )
+        self.fields["owner"].label_from_instance = lambda member: member.user.display_name
         stages = LifecycleStage.objects.for_org(org).filter(kind=FUNNEL).order_by("order")
         self.fields["goal_stage"].choices = [("", "—")] + [(s.key, s.name) for s in stages]
 
@@ -63,6 +78,7 @@ class ExperimentForm(forms.Form):
             "journey": data["journey"],
             "step_id": data["step_id"],
             "campaign": data["campaign"],
+            "owner": data["owner"],
         }
 
 
@@ -76,6 +92,7 @@ def _initial(experiment: Experiment) -> dict:
         "journey": experiment.journey_id,
         "step_id": experiment.step_id,
         "campaign": experiment.campaign_id,
+        "owner": experiment.owner_id,
     }
 
 
@@ -106,12 +123,12 @@ def _form_page(request, form, experiment=None, status=200):
 
 @org_view(EDIT)
 def experiment_new(request):
-    form = ExperimentForm(request.POST or None, org=request.org)
+    form = ExperimentForm(request.POST or None, org=request.org, initial={"owner": request.membership.pk})
     if request.method == "POST" and form.is_valid():
+        fields = form.service_fields()
+        fields["owner"] = fields["owner"] or request.membership  # left blank: whoever creates it
         try:
-            experiment = services.experiment_create(
-                org=request.org, owner=request.membership, **form.service_fields()
-            )
+            experiment = services.experiment_create(org=request.org, **fields)
         except ServiceError as exc:
             add_service_error(form, exc, aliases={"goal.type": "goal_type", "goal.stage": "goal_stage"})
         else:
