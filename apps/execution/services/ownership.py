@@ -16,17 +16,17 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Count, F
+from django.db.models import Count
 from django.urls import reverse
 
-from apps.execution.models import PoolMember, RoutingDecision, RoutingPolicy, RoutingRequest
+from apps.execution.models import RoutingDecision, RoutingPolicy, RoutingRequest
 from apps.execution.models.routing import Trigger
 from apps.execution.routing import engine, types
 from apps.integrations.services import outbox_emit
 from apps.records import quality
 from apps.records.models import Account, Lead, Opportunity
 
-from . import facts, notifications, policies
+from . import decisions, facts, notifications, policies
 
 ACCOUNT = RoutingPolicy.Object.ACCOUNT
 OPPORTUNITY = RoutingPolicy.Object.OPPORTUNITY
@@ -219,21 +219,7 @@ def route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
         fallback_pool=policy.fallback_pool_id,
         noun=object_type,
     )
-    row = RoutingDecision.objects.create(
-        organization=org,
-        request=request,
-        policy_version_id=policy.version_id,
-        trigger=request.trigger,
-        outcome=decision.outcome,
-        rule_index=decision.rule_index,
-        rule_name=decision.rule_name[:200],
-        assignee_id=decision.assignee,
-        pool_id=decision.pool,
-        considered=[c.__dict__ for c in decision.considered],
-        trail=decision.trail,
-        timings={"queued_ms": round((now - request.created_at).total_seconds() * 1000, 1)},
-        **{object_type: record},
-    )
+    row = decisions.decision_record(request, policy, decision, now=now, **{object_type: record})
     if decision.outcome == types.ASSIGNED:
         _give(org, object_type, record, row, decision, now=now)
     row.timings["decide_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -245,13 +231,7 @@ def _give(org, object_type: str, record, row: RoutingDecision, decision: types.D
     # The history trigger on the record keeps the change of owner in its audit trail.
     type(record).objects.filter(pk=record.pk).update(owner_id=decision.assignee, updated_at=now)
     record.owner_id = decision.assignee
-    if decision.pool is not None:
-        PoolMember.objects.filter(pool_id=decision.pool, membership_id=decision.assignee).update(
-            pass_value=decision.new_pass,
-            last_assigned_at=now,
-            assigned_count=F("assigned_count") + 1,
-            updated_at=now,
-        )
+    decisions.ledger_advance(decision, now=now)
     outbox_emit(
         org=org,
         event_type=f"{object_type}.routed",

@@ -39,7 +39,7 @@ from apps.integrations.services import outbox_emit
 from apps.records.models import Lead, Origin
 from apps.records.stages import DETOUR
 
-from . import facts, notifications, ownership, policies, sla
+from . import decisions, facts, notifications, ownership, policies, sla
 
 log = logging.getLogger(__name__)
 
@@ -160,21 +160,7 @@ def _route(request: RoutingRequest, *, now: datetime) -> RoutingDecision | None:
     engine_pools = facts.pool_records(org, pool_ids, base, pools.values(), rows=pool_rows)
     decision = _decide_under_locks(org, rules, lead_facts, policy, pools, base, engine_pools, now=now)
 
-    record = RoutingDecision.objects.create(
-        organization=org,
-        lead=lead,
-        request=request,
-        policy_version_id=policy.version_id,
-        trigger=request.trigger,
-        outcome=decision.outcome,
-        rule_index=decision.rule_index,
-        rule_name=decision.rule_name[:200],
-        assignee_id=decision.assignee,
-        pool_id=decision.pool,
-        considered=[c.__dict__ for c in decision.considered],
-        trail=decision.trail,
-        timings={"queued_ms": round((now - request.created_at).total_seconds() * 1000, 1)},
-    )
+    record = decisions.decision_record(request, policy, decision, now=now, lead=lead)
     if decision.outcome == types.ASSIGNED:
         _offer(org, lead, record, decision, now=now)
     record.timings["decide_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -258,13 +244,7 @@ def _offer(
         pool_id=decision.pool,
         offered_at=now,
     )
-    if decision.pool is not None:
-        PoolMember.objects.filter(pool_id=decision.pool, membership_id=decision.assignee).update(
-            pass_value=decision.new_pass,
-            last_assigned_at=now,
-            assigned_count=F("assigned_count") + 1,
-            updated_at=now,
-        )
+    decisions.ledger_advance(decision, now=now)
     sla.timers_start(org=org, assignment=assignment, lead=lead)
     outbox_emit(
         org=org,

@@ -281,16 +281,7 @@ def simulate_period(*, org, start: date, end: date, version=None, limit: int = 5
                     changed=assignee != actual.get(lead.pk),
                 )
             )
-        load = Counter(s.decision.assignee for s in simulated if s.decision.outcome == types.ASSIGNED)
-        actual_load = Counter(a for a in actual.values())
-        return SimulationResult(
-            leads=simulated,
-            load=dict(load),
-            actual_load=dict(actual_load),
-            names=_names(org, set(load) | set(actual_load), people),
-            changed=sum(1 for s in simulated if s.changed),
-            version_number=version.number if version else None,
-        )
+        return _result(org, simulated, actual, people, version.number if version else None)
 
 
 def _simulate_records_period(*, org, start: date, end: date, version, limit: int) -> SimulationResult:
@@ -350,16 +341,21 @@ def _simulate_records_period(*, org, start: date, end: date, version, limit: int
             )
             for record, decision in zip(found, decisions, strict=True)
         ]
-        load = Counter(s.decision.assignee for s in simulated if s.decision.outcome == types.ASSIGNED)
-        actual_load = Counter(a for a in actual.values() if a is not None)
-        return SimulationResult(
-            leads=simulated,
-            load=dict(load),
-            actual_load=dict(actual_load),
-            names=_names(org, set(load) | set(actual_load), people),
-            changed=sum(1 for s in simulated if s.changed),
-            version_number=version.number or None,
-        )
+        return _result(org, simulated, actual, people, version.number or None)
+
+
+def _result(org, simulated: list[SimulatedLead], actual: dict, people, version_number) -> SimulationResult:
+    """Load per person under the simulation and in reality (`actual`: record → who really got it)."""
+    load = Counter(s.decision.assignee for s in simulated if s.decision.outcome == types.ASSIGNED)
+    actual_load = Counter(a for a in actual.values() if a is not None)
+    return SimulationResult(
+        leads=simulated,
+        load=dict(load),
+        actual_load=dict(actual_load),
+        names=_names(org, set(load) | set(actual_load), people),
+        changed=sum(1 for s in simulated if s.changed),
+        version_number=version_number,
+    )
 
 
 def _as_first_routed(org, lead: Lead) -> types.LeadFacts:
