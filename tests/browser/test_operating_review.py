@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from apps.execution.models import Campaign
 from apps.governance.models import ActionItem, Decision
 from apps.governance.services import reviews as services
 from tests import factories
@@ -25,6 +26,8 @@ def acme():
 
 def test_recording_a_decision_and_an_action_item_in_a_planned_weekly_review(page, acme):
     review = acme
+    for name in ("Paid social retargeting", "Spring webinar"):
+        Campaign.objects.create(organization=review.organization, name=name, type="webinar")
     log_in(page, "rena@acme.test", factories.PASSWORD)
     page.goto("/o/acme/governance/reviews/")
     page.get_by_role("link", name="Weekly RevOps review").click()
@@ -50,6 +53,13 @@ def test_recording_a_decision_and_an_action_item_in_a_planned_weekly_review(page
     page.get_by_label("Owner").select_option(label="Sam Seller")
     page.get_by_label("Due").fill("2030-01-15")
     page.get_by_label("Follows the decision").select_option(label="Call paid social leads within the hour")
+    # The object it concerns is picked by name: the campaign kind, then a few letters.
+    page.get_by_label("Concerns").select_option(label="Campaign")
+    which = page.get_by_label("Which one")
+    expect(which.locator("option")).to_have_count(3)  # the prompt and both campaigns
+    page.get_by_label("Find it").fill("paid soc")
+    expect(which.locator("option")).to_have_count(2)
+    which.select_option(label="Paid social retargeting")
     page.get_by_role("button", name="Assign").click()
     expect(page.get_by_text("Action item assigned.")).to_be_visible()
     row = page.locator("table.review-actions tbody tr")
@@ -57,6 +67,7 @@ def test_recording_a_decision_and_an_action_item_in_a_planned_weekly_review(page
     expect(row).to_contain_text("Set up an hourly alert")
     expect(row).to_contain_text("Sam Seller")
     expect(row).to_contain_text("15 Jan 2030")
+    expect(row.get_by_role("link", name="Campaign: Paid social retargeting")).to_be_visible()
 
     decision = Decision.objects.get(review=review)
     item = ActionItem.objects.get(review=review)

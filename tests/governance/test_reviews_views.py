@@ -253,3 +253,25 @@ def test_list_pages_do_not_query_per_row(acme, chair, members, owner_client, mea
     services.action_add(org=acme, review=first, title="More", owner=chair, due="2026-11-21")
     after = [queries(path) for path in pages] + [queries(url("governance_review", first.pk))]
     assert after == before
+
+
+def test_the_object_picker_lists_matching_objects_of_this_organisation(
+    acme, chair, members, owner_client, other_org
+):
+    from apps.execution.models import Campaign
+
+    for name in ("Spring webinar", "Spring ads", "Autumn webinar"):
+        Campaign.objects.create(organization=acme, name=name, type="webinar")
+    Campaign.objects.create(organization=other_org, name="Spring secret", type="webinar")
+    picker = url("governance_link_options")
+    html = owner_client.get(picker, {"subject_type": "campaign", "q": "spring"}).content.decode()
+    assert html.count("<option") == 3 and "Choose a campaign…" in html
+    assert "Spring ads" in html and "Spring webinar" in html and "Autumn" not in html and "secret" not in html
+    both_words = owner_client.get(picker, {"subject_type": "campaign", "q": "spring web"}).content.decode()
+    assert both_words.count("<option") == 2 and "Spring webinar" in both_words
+    none = owner_client.get(picker, {"subject_type": "campaign", "q": "winter"}).content.decode()
+    assert "No campaign matches" in none
+    assert owner_client.get(picker, {"subject_type": "invoice"}).status_code == 400
+    # Only those who run reviews pick objects for action items.
+    owner_client.force_login(members[Role.SALES_REP].user)
+    assert owner_client.get(picker, {"subject_type": "campaign"}).status_code == 403

@@ -22,6 +22,7 @@ from decimal import Decimal
 from django.apps import apps as django_apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -467,20 +468,48 @@ class Linkable:
     model: str  # "app_label.ModelName"
     url_name: str
     with_pk: bool = True
+    search: tuple[str, ...] = ("name",)  # the fields the picker looks in, and the first orders it
 
 
 LINKABLE: dict[str, Linkable] = {
-    "campaign": Linkable("Campaign", "execution.Campaign", "execution_campaign"),
+    "campaign": Linkable(
+        "Campaign", "execution.Campaign", "execution_campaign", search=("name", "utm_campaign")
+    ),
     "kpi_node": Linkable("KPI node", "strategy.KpiNode", "strategy_kpi_node"),
-    "segment": Linkable("Segment", "strategy.Segment", "strategy_segment"),
-    "goal": Linkable("Goal", "strategy.Goal", "strategy_goal"),
+    "segment": Linkable("Segment", "strategy.Segment", "strategy_segment", search=("name", "key")),
+    "goal": Linkable("Goal", "strategy.Goal", "strategy_goal", search=("metric", "note")),
     "program": Linkable("Program", "strategy.Program", "strategy_program"),
-    "playbook": Linkable("Playbook", "execution.Playbook", "execution_playbook"),
+    "playbook": Linkable("Playbook", "execution.Playbook", "execution_playbook", search=("title",)),
     "routing_policy": Linkable("Routing policy", "execution.RoutingPolicy", "execution_routing", False),
     "sla_policy": Linkable("SLA policy", "execution.SlaPolicy", "execution_sla_policies", False),
-    "lead": Linkable("Lead", "records.Lead", "records_lead"),
-    "account": Linkable("Account", "records.Account", "records_account"),
+    "lead": Linkable(
+        "Lead", "records.Lead", "records_lead", search=("email", "first_name", "last_name", "company")
+    ),
+    "account": Linkable("Account", "records.Account", "records_account", search=("name", "domain")),
 }
+PICKER_LIMIT = 20
+
+
+def link_candidates(
+    org, subject_type: str, query: str = "", limit: int = PICKER_LIMIT
+) -> list[tuple[int, str]]:
+    """(id, label) of this organisation's objects of `subject_type` whose searched fields contain
+    every word of `query`, for the action item's object picker; at most `limit` of them."""
+    link = LINKABLE.get(subject_type)
+    if link is None:
+        raise ServiceError(
+            f"“{subject_type}” cannot be linked; use one of: {', '.join(LINKABLE)}.", field="subject_type"
+        )
+    model = django_apps.get_model(link.model)
+    found = model.objects.filter(organization=org)
+    if model._meta.label == "records.Lead":
+        found = found.filter(merged_into__isnull=True)
+    for word in (query or "").split()[:5]:
+        matches = Q()
+        for field in link.search:
+            matches |= Q(**{f"{field}__icontains": word})
+        found = found.filter(matches)
+    return [(obj.pk, str(obj)) for obj in found.order_by(link.search[0], "pk")[:limit]]
 
 
 def _linked_object(org, subject_type, subject_id):

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -343,6 +343,23 @@ def action_new(request, pk):
     return _after_work(request, review, done="Action item assigned.")
 
 
+@org_view(RUN)
+def link_options(request):
+    """The action item form's object picker: <option>s of the chosen kind matching what was typed."""
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    subject_type = request.GET.get("subject_type", "")
+    options, message = [], "Nothing in particular"
+    if subject_type:
+        try:
+            options = services.link_candidates(request.org, subject_type, request.GET.get("q", ""))
+        except ServiceError as exc:
+            return HttpResponseBadRequest(exc.message)
+        label = services.LINKABLE[subject_type].label.lower()
+        message = f"Choose a {label}…" if options else f"No {label} matches"
+    return render(request, "governance/review_link_options.html", {"options": options, "message": message})
+
+
 @org_view()
 def action_status(request, pk):
     """Mark an action item done, dropped or open again: its owner or an operator."""
@@ -467,6 +484,7 @@ urlpatterns = [
     path("reviews/agenda/<int:pk>/move/", agenda_item_move, name="governance_agenda_item_move"),
     path("reviews/<int:pk>/decisions/", decision_new, name="governance_review_decision_new"),
     path("reviews/<int:pk>/actions/", action_new, name="governance_review_action_new"),
+    path("reviews/link-options/", link_options, name="governance_link_options"),
     path("actions/", actions_list, name="governance_actions"),
     path("actions/<int:pk>/status/", action_status, name="governance_action_status"),
 ]
