@@ -13,7 +13,7 @@ from apps.accounts.models import Membership
 from apps.accounts.roles import Role
 from apps.core.errors import ServiceError
 from apps.execution import calendars
-from apps.execution.journeys import engine, entry, mail, services
+from apps.execution.journeys import analytics, engine, entry, mail, services
 from apps.execution.models import (
     Enrollment,
     EnrollmentStatus,
@@ -529,6 +529,26 @@ def test_a_paused_journey_is_not_swept_and_resumes_where_it_was(org):
     assert engine.sweep(now=T0) == 1
     enrollment.refresh_from_db()
     assert enrollment.status == EnrollmentStatus.COMPLETED
+
+
+def test_an_archived_journey_lets_its_enrolments_go_and_takes_nobody_new(org):
+    made = journey(org, [_task()])
+    running = entry.enroll(org=org, journey=made, lead=lead(org), now=T0)
+    other = journey(org, [_task()])
+    elsewhere = entry.enroll(org=org, journey=other, lead=lead(org), now=T0)
+    services.journey_archive(org=org, journey=made)
+    running.refresh_from_db()
+    assert (running.status, running.exit_reason, running.next_run_at) == ("exited", "archived", None)
+    assert running.finished_at is not None
+    with pytest.raises(ServiceError):
+        entry.enroll(org=org, journey=made, lead=lead(org), now=T0)
+    with pytest.raises(ServiceError):
+        services.journey_archive(org=org, journey=made)
+    assert engine.sweep(now=T0) == 1  # only the other journey's enrolment runs
+    elsewhere.refresh_from_db()
+    assert elsewhere.status == EnrollmentStatus.COMPLETED
+    stats = analytics.journey_stats(org=org, journey=made)
+    assert (stats.entered, stats.active, stats.exited, stats.converted) == (1, 0, {"archived": 1}, 0)
 
 
 def test_a_branch_looping_back_starts_a_new_pass_with_fresh_keys(org):

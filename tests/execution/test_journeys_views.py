@@ -119,6 +119,12 @@ def test_publish_pause_resume_and_manual_enrolment_from_the_page(owner_client, o
     body = b"".join(csv.streaming_content).decode()
     assert body.splitlines()[0].startswith("enrollment,lead,email,version,status")
     assert "manual@example.com" in body
+    assert b"Archive</button>" in page.content
+    owner_client.post(url("execution_journey_archive", org, pk=made.pk))
+    made.refresh_from_db()
+    assert made.status == "archived"
+    assert Enrollment.objects.get(journey=made).exit_reason == "archived"
+    assert b"Archive</button>" not in owner_client.get(url("execution_journey", org, pk=made.pk)).content
 
 
 def test_settings_form_saves_entry_goals_and_reentry(owner_client, org):
@@ -227,6 +233,11 @@ def test_api_create_publish_enroll_list_enrollments_pause_resume(api, org):
     assert api.post(f"/api/v1/journeys/{pk}/pause/").json()["status"] == "paused"
     assert api.post(f"/api/v1/journeys/{pk}/resume/").json()["status"] == "active"
     assert api.delete(f"/api/v1/journeys/{pk}/").status_code == 400  # it has enrolments: archive instead
+    archived = api.post(f"/api/v1/journeys/{pk}/archive/")
+    assert archived.status_code == 200 and archived.json()["status"] == "archived"
+    assert api.get(f"/api/v1/journeys/{pk}/enrollments/").json()["results"][0]["status"] == "exited"
+    twice = api.post(f"/api/v1/journeys/{pk}/archive/")
+    assert twice.status_code == 400 and "status" in twice.json()["error"]["fields"]
 
 
 def test_api_event_entry(api, org):

@@ -145,6 +145,14 @@ class JourneyViewSet(
         services.journey_resume(org=self.org, journey=journey)
         return Response(self.get_serializer(journey).data)
 
+    @extend_schema(request=None, responses=JourneyOutput, operation_id="journeys_archive")
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        """Retire the journey: nobody enters it again; running enrolments exit (reason "archived")."""
+        journey = self.get_object()
+        services.journey_archive(org=self.org, journey=journey)
+        return Response(self.get_serializer(journey).data)
+
     @extend_schema(request=EnrollInput, responses={201: EnrollmentOutput}, operation_id="journeys_enroll")
     @action(detail=True, methods=["post"])
     def enroll(self, request, pk=None):

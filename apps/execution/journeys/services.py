@@ -12,6 +12,8 @@ from django.utils import timezone
 from apps.core.errors import ServiceError
 from apps.execution.models import (
     EmailTemplate,
+    Enrollment,
+    EnrollmentStatus,
     Journey,
     JourneyMotion,
     JourneyStatus,
@@ -127,11 +129,30 @@ def journey_resume(*, org, journey: Journey) -> Journey:
     )  # fmt: skip
 
 
+ARCHIVED_EXIT = "archived"
+
+
+@transaction.atomic
 def journey_archive(*, org, journey: Journey) -> Journey:
-    return _set_status(
+    """Retire a journey for good: nobody enters it again and its running enrolments leave it
+    (exited, reason "archived"), so nothing waits on a journey no sweep will run again.
+
+    An enrolment a worker is stepping right now is locked; the update waits for that step's
+    commit and then sees the row as the step left it."""
+    _set_status(
         org, journey, allowed_from=(JourneyStatus.DRAFT, JourneyStatus.ACTIVE, JourneyStatus.PAUSED),
         to=JourneyStatus.ARCHIVED, message="The journey is archived already.",
     )  # fmt: skip
+    Enrollment.objects.for_org(org).filter(
+        journey=journey, status__in=(EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+    ).update(
+        status=EnrollmentStatus.EXITED,
+        exit_reason=ARCHIVED_EXIT,
+        finished_at=timezone.now(),
+        next_run_at=None,
+        updated_at=timezone.now(),
+    )
+    return journey
 
 
 @transaction.atomic

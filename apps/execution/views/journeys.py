@@ -377,6 +377,16 @@ def journey_resume(request, pk):
 
 
 @org_view(EDIT)
+def journey_archive(request, pk):
+    return _journey_action(
+        request,
+        pk,
+        lambda j: services.journey_archive(org=request.org, journey=j),
+        "Archived: nobody enters it again, and its running enrolments have left it.",
+    )
+
+
+@org_view(EDIT)
 def journey_enroll(request, pk):
     def enroll(item):
         raw = request.POST.get("lead", "").strip()
@@ -500,6 +510,7 @@ urlpatterns = [
     path("journeys/<int:pk>/publish/", journey_publish, name="execution_journey_publish"),
     path("journeys/<int:pk>/pause/", journey_pause, name="execution_journey_pause"),
     path("journeys/<int:pk>/resume/", journey_resume, name="execution_journey_resume"),
+    path("journeys/<int:pk>/archive/", journey_archive, name="execution_journey_archive"),
     path("journeys/<int:pk>/enroll/", journey_enroll, name="execution_journey_enroll"),
     path("journeys/<int:pk>/enrollments.csv", journey_export, name="execution_journey_export"),
     path("email-templates/", email_templates, name="execution_email_templates"),
