@@ -370,3 +370,27 @@ class TestPages:
         assert response.status_code == 403
         account.refresh_from_db()
         assert account.owner_id is None
+
+
+def test_a_bulk_upsert_routes_its_new_records_in_one_worker_task(
+    org, reps, api, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from apps.execution import tasks
+
+    publish(org, pool_rule(pool_with_reps(org, reps, name="AEs")))
+    items = [{"name": f"Bulk {index}", "domain": f"bulk{index}.example"} for index in range(3)]
+    with (
+        mock.patch.object(tasks.route_requests, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api.post("/api/v1/accounts/bulk/", {"match_on": "domain", "items": items}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["counts"]["created"] == 3
+    (ids,), _ = delay.call_args
+    assert delay.call_count == 1 and len(ids) == 3
+    assert not RoutingDecision.objects.filter(account__isnull=False).exists()  # nothing before the answer
+    tasks.route_requests(ids)
+    owners = sorted(Account.objects.filter(organization=org).values_list("owner_id", flat=True))
+    assert owners == sorted(rep.pk for rep in reps)  # one each, in turn

@@ -85,7 +85,7 @@ ORG_PAGES = {
     "governance_review_decision_new": "operating_review",
     "governance_review_action_new": "operating_review",
     "governance_actions": None,
-    "governance_link_options": None,  # its own organisation's objects only: tests/governance/test_reviews_views.py
+    "governance_link_options": None,  # own objects only: tests/governance/test_reviews_views.py
     "governance_action_status": "action_item",
     # governance: change requests to the operating model
     "governance_changes": None,
