@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from django import forms
 from django.utils.html import format_html
 
-from .models import ApiKeyScope, Membership, Team
+from .models import ApiKeyScope, Membership, Team, attribution_model_choices
 from .roles import Role
 
 MONTH_CHOICES = [(n, calendar.month_name[n]) for n in range(1, 13)]
@@ -33,6 +33,13 @@ class OrganizationForm(OrganizationCreateForm):
         required=False,
         label="Require an authenticator app",
         help_text="Members must set up two-factor authentication before they can use this organisation.",
+    )
+    attribution_model = forms.ChoiceField(
+        choices=attribution_model_choices,
+        initial="linear",
+        label="Default attribution model",
+        help_text="Credits pipeline and revenue on campaign pages and in the campaigns API unless another "
+        "model is picked there.",
     )
 
     def __init__(self, *args, read_only: bool = False, **kwargs):

@@ -61,6 +61,14 @@ def validate_time_zone(value):
         raise ValidationError(f"{value!r} is not a known IANA time zone (for example Europe/Paris).")
 
 
+def attribution_model_choices() -> list[tuple[str, str]]:
+    """The attribution models the measurement app computes, read when needed: importing them here
+    would load its numerical stack with every model, and a new model needs no migration."""
+    from apps.measurement.attribution.compute import ALL_MODELS, LABELS
+
+    return [(model, LABELS[model]) for model in ALL_MODELS]
+
+
 @pghistory.track()
 class Organization(TimeStampedModel):
     """The tenant. Every business row belongs to exactly one."""
@@ -80,6 +88,8 @@ class Organization(TimeStampedModel):
         default=False,
         help_text="Members must set up an authenticator app before they can use this organisation.",
     )
+    # The model crediting pipeline and revenue wherever a page or the API names none (campaign results).
+    attribution_model = models.CharField(max_length=20, choices=attribution_model_choices, default="linear")
 
     def __str__(self):
         return self.name

@@ -105,7 +105,9 @@ def _full_clean(instance, exclude=None):
 
 @transaction.atomic
 def organization_update(*, org: Organization, **fields) -> Organization:
-    allowed = {"name", "time_zone", "currency", "fiscal_year_start_month", "require_mfa"}
+    allowed = {
+        "name", "time_zone", "currency", "fiscal_year_start_month", "require_mfa", "attribution_model",
+    }  # fmt: skip
     unknown = set(fields) - allowed
     if unknown:
         raise ServiceError(f"Unknown field {sorted(unknown)[0]}.", field=sorted(unknown)[0])

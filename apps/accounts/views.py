@@ -85,6 +85,7 @@ def settings_org(request):
                 "currency": org.currency,
                 "fiscal_year_start_month": org.fiscal_year_start_month,
                 "require_mfa": org.require_mfa,
+                "attribution_model": org.attribution_model,
             },
             read_only=not can_edit,
         )

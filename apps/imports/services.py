@@ -42,6 +42,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from apps.core.errors import ServiceError
+from apps.execution.services import utm
 
 from . import mapping as mapping_module
 from . import sql
@@ -113,6 +114,7 @@ def _validator(job: ImportJob, org) -> RowValidator:
     from apps.records.models import LifecycleStage
 
     customs = mapping_module.custom_fields(org=org, object_type=job.object_type)
+    taxonomy = utm.ingest_taxonomy(org) if job.object_type == ObjectType.LEAD else None
     return RowValidator(
         object_type=job.object_type,
         headers=job.headers,
@@ -120,6 +122,8 @@ def _validator(job: ImportJob, org) -> RowValidator:
         fields=mapping_module.catalogue(object_type=job.object_type, customs=customs),
         stages=list(LifecycleStage.objects.for_org(org).order_by("order")),
         customs=customs,
+        # Read once per preview or run; given only when enforced, so other imports skip the check.
+        utm_taxonomy=taxonomy if taxonomy is not None and taxonomy.enforce_at_ingest else None,
     )
 
 

@@ -9,6 +9,12 @@ Values are cleaned the way `apps.records.services` cleans them (whitespace
 collapsed as `normalize_text` does, e-mails lower-cased, country codes upper-
 cased, naive date-times read as UTC), so an imported lead equals one created
 through the API from the same values.
+
+When the organisation enforces its UTM taxonomy at ingest, a lead row whose
+UTM cells break it is refused, one problem per reason, under the column of the
+value (`apps.execution.services.utm.ingest_problems`, the API's judge). A value
+that is missing beside others given is a problem of a new lead only
+(writers._check_new): an update keeps the lead's own value for an empty cell.
 """
 
 import re
@@ -20,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.dateparse import parse_date, parse_datetime
 
+from apps.execution.services import utm
 from apps.records.models import CustomField
 from apps.records.normalize import normalize_domain
 
@@ -276,10 +283,11 @@ class RowValidator:
 
     `validate(cells)` returns (values, errors): values maps field names to
     clean values (custom fields under "custom"); an empty cell gives no value
-    at all, so an update leaves that field as it is.
+    at all, so an update leaves that field as it is. `utm_taxonomy` is given
+    only when the taxonomy is enforced at ingest.
     """
 
-    def __init__(self, *, object_type, headers, mapping, fields, stages=(), customs=()):
+    def __init__(self, *, object_type, headers, mapping, fields, stages=(), customs=(), utm_taxonomy=None):
         stage_keys = [s.key for s in stages]
         lookup = stage_lookup(stages)
         by_key = {c.key: c for c in customs}
@@ -296,6 +304,7 @@ class RowValidator:
             self.columns.append((index, label, name, custom_key, parse))
             self.labels[name] = label
         self.fields = fields
+        self.utm_taxonomy = utm_taxonomy
 
     def label(self, field: str) -> str:
         """The user's header for a field, or our label when no column feeds it."""
@@ -330,4 +339,7 @@ class RowValidator:
             errors.append(
                 (self.label("email"), "A lead needs an e-mail, a name or an external ID; this row has none.")
             )
+        if self.utm_taxonomy is not None and not values.keys().isdisjoint(utm.FIELDS):
+            for problem in utm.ingest_problems(self.utm_taxonomy, values, partial=True):
+                errors.append((self.label(problem.field), problem.message))
         return values, errors

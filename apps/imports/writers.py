@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.utils import timezone
 
+from apps.execution.services import utm
 from apps.records import quality
 from apps.records.models import (
     Account,
@@ -288,6 +289,11 @@ def _check_new(ctx: Context, row: Row) -> None:
             )
     elif not values.get("name"):
         row.errors.append((ctx.validator.label("name"), "A new account needs a name."))
+    taxonomy = ctx.validator.utm_taxonomy
+    if taxonomy is not None:  # enforced: a new lead tagged with some UTM values needs all three
+        for problem in utm.ingest_problems(taxonomy, values):
+            if problem.code == "missing":
+                row.errors.append((ctx.validator.label(problem.field), problem.message))
     custom = values.get("custom") or {}
     for key, label in ctx.required_customs:
         if custom.get(key) in (None, ""):

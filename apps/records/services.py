@@ -43,6 +43,7 @@ LEAD_TEXT_FIELDS = [
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
 ]  # fmt: skip
 ACCOUNT_TEXT_FIELDS = ["name", "industry", "region"]
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")  # what the UTM taxonomy governs
 
 
 # --- Stage definitions ------------------------------------------------------
@@ -204,6 +205,21 @@ def _check_same_org(org, obj, field):
 # --- Leads -------------------------------------------------------------------
 
 
+def _utm_check(org, values: dict, taxonomy) -> None:
+    """Refuse a record whose UTM values break a taxonomy enforced at ingest (UtmRefused).
+
+    `taxonomy` is the one the caller read for its whole request or import; None reads it here."""
+    if not any(values.values()):
+        return  # an untagged record (a lead typed in, a logged call) passes every taxonomy
+    from apps.execution.services import utm
+
+    utm.ingest_check(taxonomy or utm.ingest_taxonomy(org), values)
+
+
+def _utm_values(record) -> dict:
+    return {name: getattr(record, name) for name in UTM_FIELDS}
+
+
 def _lead_payload(lead: Lead) -> dict:
     return {
         "id": lead.pk,
@@ -231,6 +247,7 @@ def lead_create(
     owner=None,
     account=None,
     custom=None,
+    utm_taxonomy=None,
     **fields,
 ) -> Lead:
     unknown = set(fields) - {*LEAD_TEXT_FIELDS, "email", "country", "score", "captured_at", "external_id"}
@@ -248,6 +265,7 @@ def lead_create(
     lead.email = normalize_email(fields.get("email"))
     if not lead.email and not (lead.first_name or lead.last_name) and not fields.get("external_id"):
         raise ServiceError("A lead needs at least an e-mail, a name or an external id.", field="email")
+    _utm_check(org, _utm_values(lead), utm_taxonomy)
     lead.country = (fields.get("country") or "").strip().upper()
     lead.score = int(fields.get("score") or 0)
     lead.external_id = fields.get("external_id") or None
@@ -485,11 +503,19 @@ def find_lead_for_upsert(org, *, match_on: str, values: dict) -> Lead | None:
 
 
 @transaction.atomic
-def lead_upsert(*, org, match_on: str, origin: str = Origin.API, actor=None, api_key=None, **values):
+def lead_upsert(
+    *, org, match_on: str, origin: str = Origin.API, actor=None, api_key=None, utm_taxonomy=None, **values
+):
     """Update the lead matching `match_on`, or create one. Returns (lead, created)."""
     existing = find_lead_for_upsert(org, match_on=match_on, values=values)
     if existing is None:
-        return lead_create(org=org, origin=origin, actor=actor, api_key=api_key, **values), True
+        lead = lead_create(
+            org=org, origin=origin, actor=actor, api_key=api_key, utm_taxonomy=utm_taxonomy, **values
+        )
+        return lead, True
+    # The UTM values the lead will carry: the ones given, and its own for the rest.
+    after = {name: normalize_text(values.get(name, getattr(existing, name))) for name in UTM_FIELDS}
+    _utm_check(org, after, utm_taxonomy)
     values.pop("reason", None)
     return lead_update(org=org, lead=existing, actor=actor, api_key=api_key, origin=origin, **values), False
 
@@ -673,7 +699,7 @@ TOUCHPOINT_FIELDS = {
 
 
 @transaction.atomic
-def touchpoint_create(*, org, **fields) -> Touchpoint:
+def touchpoint_create(*, org, utm_taxonomy=None, **fields) -> Touchpoint:
     unknown = set(fields) - TOUCHPOINT_FIELDS
     if unknown:
         raise ServiceError(f"Unknown field {sorted(unknown)[0]}.", field=sorted(unknown)[0])
@@ -686,6 +712,7 @@ def touchpoint_create(*, org, **fields) -> Touchpoint:
     for key, value in fields.items():
         setattr(touchpoint, key, normalize_text(value) if isinstance(value, str) else value)
     touchpoint.external_id = fields.get("external_id") or None
+    _utm_check(org, _utm_values(touchpoint), utm_taxonomy)
     if touchpoint.account is None and lead is not None:
         touchpoint.account_id = lead.account_id
     if not touchpoint.channel:
@@ -697,7 +724,7 @@ def touchpoint_create(*, org, **fields) -> Touchpoint:
 
 
 @transaction.atomic
-def touchpoint_upsert(*, org, **fields):
+def touchpoint_upsert(*, org, utm_taxonomy=None, **fields):
     external_id = fields.get("external_id")
     if external_id:
         existing = Touchpoint.objects.for_org(org).filter(external_id=external_id).first()
@@ -705,12 +732,13 @@ def touchpoint_upsert(*, org, **fields):
             before = _touch_facts(existing)
             for key, value in fields.items():
                 setattr(existing, key, value)
+            _utm_check(org, _utm_values(existing), utm_taxonomy)
             existing.save()
             if _touch_facts(existing) != before:
                 _touchpoint_moved(org, before, _touch_facts(existing))
                 _touch_segments(org, existing)
             return existing, False
-    return touchpoint_create(org=org, **fields), True
+    return touchpoint_create(org=org, utm_taxonomy=utm_taxonomy, **fields), True
 
 
 def _touch_segments(org, touchpoint: Touchpoint) -> None:

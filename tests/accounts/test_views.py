@@ -123,23 +123,72 @@ def test_viewer_sees_org_settings_read_only_and_cannot_post(client, org, members
 def test_admin_updates_the_organisation(owner_client, org):
     response = owner_client.post(
         url("settings_org", org),
-        {"name": "Acme Inc", "time_zone": "Europe/Paris", "currency": "eur", "fiscal_year_start_month": "4"},
+        {
+            "name": "Acme Inc",
+            "time_zone": "Europe/Paris",
+            "currency": "eur",
+            "fiscal_year_start_month": "4",
+            "attribution_model": "w_shaped",
+        },
     )
     assert response.status_code == 302
     org.refresh_from_db()
-    assert (org.name, org.time_zone, org.currency, org.fiscal_year_start_month) == (
+    assert (org.name, org.time_zone, org.currency, org.fiscal_year_start_month, org.attribution_model) == (
         "Acme Inc",
         "Europe/Paris",
         "EUR",
         4,
+        "w_shaped",
     )
     assert org.require_mfa is False
+
+
+def test_default_attribution_model_is_linear_and_offers_every_model(owner_client, org):
+    assert org.attribution_model == "linear"
+    html = owner_client.get(url("settings_org", org)).content.decode()
+    assert '<option value="linear" selected>Linear</option>' in html
+    for key, label in (("first_touch", "First touch"), ("time_decay", "Time decay")):
+        assert f'<option value="{key}">{label}</option>' in html
+    assert '<option value="markov">Data-driven (Markov)</option>' in html
+
+
+def test_the_api_names_the_organisations_default_attribution_model(org, api):
+    services.organization_update(org=org, attribution_model="u_shaped")
+    data = api.get(reverse("api-organization")).json()
+    assert (data["slug"], data["attribution_model"]) == ("acme", "u_shaped")
+
+
+def test_an_unknown_attribution_model_is_refused(owner_client, org):
+    response = owner_client.post(
+        url("settings_org", org),
+        {
+            "name": "Acme",
+            "time_zone": "UTC",
+            "currency": "USD",
+            "fiscal_year_start_month": "1",
+            "attribution_model": "last_click",
+        },
+    )
+    assert response.status_code == 200
+    refusal = "Select a valid choice. last_click is not one of the available choices."
+    assert refusal in response.content.decode()
+    org.refresh_from_db()
+    assert org.attribution_model == "linear"
+    with pytest.raises(services.ServiceError) as refused:
+        services.organization_update(org=org, attribution_model="last_click")
+    assert refused.value.fields == {"attribution_model": ["Value 'last_click' is not a valid choice."]}
 
 
 def test_service_refusal_is_shown_next_to_the_field(owner_client, org):
     response = owner_client.post(
         url("settings_org", org),
-        {"name": "Acme", "time_zone": "UTC", "currency": "1X3", "fiscal_year_start_month": "1"},
+        {
+            "name": "Acme",
+            "time_zone": "UTC",
+            "currency": "1X3",
+            "fiscal_year_start_month": "1",
+            "attribution_model": "linear",
+        },
     )
     assert response.status_code == 200
     assert "Use a three-letter ISO 4217 code." in response.content.decode()

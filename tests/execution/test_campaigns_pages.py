@@ -162,6 +162,43 @@ def test_page_and_api_show_the_same_numbers(org, campaign, facts, owner_client, 
     assert by_model["results"]["roi"] == 400.0
 
 
+def test_the_organisations_default_model_credits_results_when_none_is_asked_for(
+    org, campaign, facts, owner_client, api, monkeypatch
+):
+    monkeypatch.setattr(selectors, "local_today", lambda org: TODAY)
+    org.attribution_model = "first_touch"
+    org.save()
+    page_url = reverse("execution_campaign", args=[org.slug, campaign.pk])
+    # First touch credits 60,000 of pipeline and 20,000 of revenue: ROI (20,000 - 4,000) / 4,000 = 400%.
+    found = selectors.campaign_results(org=org, campaign=campaign, today=TODAY)
+    assert (found.model, found.pipeline, found.revenue, found.roi) == ("first_touch", 60000, 20000, 400.0)
+    body = owner_client.get(page_url).content.decode()
+    assert 'id="result-pipeline">60000.00<' in body
+    assert 'id="result-revenue">20000.00<' in body
+    assert 'id="result-roi">400.0%<' in body
+    assert "Credit by the First touch model, the organisation's default." in body
+    assert f'<a href="{reverse("settings_org", args=[org.slug])}">Change the default model</a>' in body
+    assert '<option value="first_touch" selected>' in body
+    # Asking for linear still shows linear, and names the default: 40,000 and 12,000, ROI 200%.
+    body = owner_client.get(page_url, {"model": "linear"}).content.decode()
+    assert 'id="result-revenue">12000.00<' in body
+    assert 'id="result-roi">200.0%<' in body
+    assert "Credit by the Linear model; the organisation's default is First touch." in body
+    # An unknown model falls back to the organisation's default, not to linear.
+    assert 'id="result-revenue">20000.00<' in owner_client.get(page_url, {"model": "nope"}).content.decode()
+
+    detail = reverse("api-campaign-detail", args=[campaign.pk])
+    results = api.get(detail).json()["results"]
+    assert (results["model"], results["pipeline"], results["revenue"], results["roi"]) == (
+        "first_touch",
+        60000.0,
+        20000.0,
+        400.0,
+    )
+    results = api.get(detail, {"model": "linear"}).json()["results"]
+    assert (results["model"], results["revenue"], results["roi"]) == ("linear", 12000.0, 200.0)
+
+
 def test_detail_page_empty_results_say_what_to_do(org, members, client):
     campaign = services.campaign_request(org=org, requested_by=None, name="No tags", type="content")
     login(client, members, Role.VIEWER)

@@ -1,5 +1,7 @@
 """The UTM taxonomy: validation cases, the URL builder, violations and counts, linking, pages and API."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -208,6 +210,7 @@ def test_taxonomy_page_edits_for_operations_only(client, org, members):
     )
     assert response.status_code == 302
     assert utm.taxonomy_for(org).allowed_sources == ["google", "bing"]
+    assert utm.taxonomy_for(org).enforce_at_ingest is False
     response = client.post(
         url,
         {
@@ -218,6 +221,41 @@ def test_taxonomy_page_edits_for_operations_only(client, org, members):
         },
     )
     assert response.status_code == 400 and "Not a valid regular expression" in response.content.decode()
+
+
+def test_taxonomy_page_turns_enforcement_at_ingest_on_and_says_so(client, org, members):
+    url = reverse("execution_utm_taxonomy", args=[org.slug])
+    client.force_login(members[Role.REVOPS_LEAD].user)
+    assert 'name="enforce_at_ingest"' in client.get(url).content.decode()
+    form = {"allowed_sources": "google", "allowed_mediums": "cpc", "lowercase": "on"}
+    response = client.post(url, {**form, "enforce_at_ingest": "on"})
+    assert response.status_code == 302
+    assert utm.taxonomy_for(org).enforce_at_ingest is True
+    page = client.get(url).content.decode()
+    assert re.search(r'<input type="checkbox" name="enforce_at_ingest"[^>]* checked>', page)
+    client.force_login(members[Role.MARKETER].user)
+    body = client.get(url).content.decode()
+    assert '<dd id="enforce-at-ingest">records that break the conventions are refused</dd>' in body
+
+
+def test_ingest_judges_only_tagged_records(taxonomy):
+    assert utm.ingest_problems(taxonomy, {"utm_source": "", "utm_medium": "", "utm_campaign": ""}) == []
+    half = utm.ingest_problems(taxonomy, {"utm_source": "google"})
+    assert [(p.field, p.code) for p in half] == [("utm_medium", "missing"), ("utm_campaign", "missing")]
+    # Changing one value of a record: the others are the record's own, not missing.
+    assert utm.ingest_problems(taxonomy, {"utm_campaign": "2026-q1-x"}, partial=True) == []
+    only = utm.ingest_problems(taxonomy, {"utm_campaign": "spring"}, partial=True)
+    assert [(p.field, p.code) for p in only] == [("utm_campaign", "pattern")]
+
+
+def test_ingest_check_refuses_only_when_enforced(org, taxonomy):
+    broken = {"utm_source": "bing", "utm_medium": "cpc", "utm_campaign": "2026-q1-x"}
+    assert [p.code for p in utm.ingest_check(taxonomy, broken)] == ["not_allowed"]
+    taxonomy.enforce_at_ingest = True
+    with pytest.raises(utm.UtmRefused) as refused:
+        utm.ingest_check(taxonomy, broken)
+    assert (refused.value.field, refused.value.message) == ("utm_source", "“bing” is not an allowed source.")
+    assert utm.ingest_check(taxonomy, {}) == []
 
 
 def test_builder_page(owner_client, org, taxonomy):
@@ -244,10 +282,16 @@ def test_api_taxonomy_get_and_put(api, org):
         "campaign_pattern": PATTERN,
         "campaign_pattern_help": "year-quarter-name",
         "lowercase": True,
+        "enforce_at_ingest": True,
     }
     response = api.put(url, body, format="json")
     assert response.status_code == 200, response.content
     assert api.get(url).json() == body
+    assert utm.taxonomy_for(org).enforce_at_ingest is True
+    # A replacement that leaves it out stops enforcing: off is the default.
+    without = {k: v for k, v in body.items() if k != "enforce_at_ingest"}
+    assert api.put(url, without, format="json").json()["enforce_at_ingest"] is False
+    assert utm.taxonomy_for(org).enforce_at_ingest is False
     response = api.put(url, {**body, "campaign_pattern": "(["}, format="json")
     assert response.status_code == 400
     assert "campaign_pattern" in response.json()["error"]["fields"]

@@ -17,6 +17,9 @@ class OrganizationOutput(serializers.Serializer):
     time_zone = serializers.CharField()
     currency = serializers.CharField()
     fiscal_year_start_month = serializers.IntegerField()
+    attribution_model = serializers.CharField(
+        help_text="The attribution model campaign results use when a request names none."
+    )
     api_key = serializers.SerializerMethodField()
 
     def get_api_key(self, org) -> dict:

@@ -2,13 +2,15 @@
 
 A campaign's `results` are `apps.execution.selectors.campaigns.campaign_results`,
 the numbers its page shows (`?model=` picks the attribution model on the
-detail route). Moves go through `POST .../transition/`; QA through
+detail route; without it, the organisation's default model credits them).
+Moves go through `POST .../transition/`; QA through
 `GET .../qa/` (the last results) and `POST .../qa/` (run the automatic checks,
 or tick a manual one with `check` and `passed`). API keys act for no member,
-so transitions they make have no actor.
+so transitions they make have no actor: they record the key's prefix instead,
+and the detail's `history` says "API key <prefix>…" for them.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -36,6 +38,21 @@ class ResultsOutput(serializers.Serializer):
     assignments = serializers.IntegerField()
     rejected = serializers.IntegerField()
     reject_rate = serializers.FloatField(allow_null=True, help_text="rejected / assignments * 100.")
+
+
+class TransitionOutput(serializers.Serializer):
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    at = serializers.DateTimeField()
+    actor = serializers.IntegerField(source="actor_id", allow_null=True, help_text="The member who moved it.")
+    api_key = serializers.CharField(source="api_key_prefix", help_text="The API key's prefix, for API moves.")
+    by = serializers.SerializerMethodField(help_text='The member\'s name, or "API key <prefix>…".')
+    note = serializers.CharField()
+    override_reason = serializers.CharField()
+    failed_checks = serializers.ListField(child=serializers.CharField())
+
+    def get_by(self, transition) -> str:
+        return services.transition_by(transition)
 
 
 class CampaignOutput(serializers.Serializer):
@@ -67,9 +84,19 @@ class CampaignOutput(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     allowed_moves = serializers.SerializerMethodField()
     results = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField(help_text="Every move, oldest first; null in the list.")
 
     def get_allowed_moves(self, campaign) -> list[str]:
         return list(services.allowed_moves(campaign))
+
+    @extend_schema_field(TransitionOutput(many=True, allow_null=True))
+    def get_history(self, campaign) -> list | None:
+        # Only on one campaign's routes (detail, transition), as the results: the list stays one query.
+        if not self.context.get("with_results"):
+            return None
+        return TransitionOutput(
+            services.campaign_history(org=self.context["org"], campaign=campaign), many=True
+        ).data
 
     @extend_schema(responses=ResultsOutput)
     def get_results(self, campaign) -> dict | None:
@@ -78,7 +105,7 @@ class CampaignOutput(serializers.Serializer):
         found = selectors.campaign_results(
             org=self.context["org"],
             campaign=campaign,
-            model=self.context.get("model", selectors.DEFAULT_MODEL),
+            model=self.context.get("model"),
         )
         return ResultsOutput(found.as_dict()).data if found else None
 
@@ -168,7 +195,7 @@ class CampaignViewSet(
         context = super().get_serializer_context()
         if getattr(self, "action", None) != "list":
             context["with_results"] = True
-            context["model"] = self.request.query_params.get("model") or selectors.DEFAULT_MODEL
+            context["model"] = self.request.query_params.get("model")
         return context
 
     @extend_schema(parameters=[FilterInput])
@@ -186,7 +213,9 @@ class CampaignViewSet(
     def create(self, request):
         data = CampaignInput(data=request.data)
         data.is_valid(raise_exception=True)
-        campaign = services.campaign_request(org=self.org, requested_by=None, **data.validated_data)
+        campaign = services.campaign_request(
+            org=self.org, requested_by=None, api_key=self.request.auth, **data.validated_data
+        )
         return Response(self.get_serializer(campaign).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CampaignInput, responses=CampaignOutput)
@@ -206,7 +235,9 @@ class CampaignViewSet(
         campaign = self.get_object()
         data = TransitionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.campaign_transition(org=self.org, campaign=campaign, actor=None, **data.validated_data)
+        services.campaign_transition(
+            org=self.org, campaign=campaign, actor=None, api_key=self.request.auth, **data.validated_data
+        )
         campaign.refresh_from_db()
         return Response(self.get_serializer(campaign).data)
 
@@ -249,6 +280,12 @@ class TaxonomySerializer(StrictSerializer):
         max_length=300, required=False, allow_blank=True, default=""
     )
     lowercase = serializers.BooleanField(required=False, default=True)
+    enforce_at_ingest = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Refuse leads and touchpoints whose UTM values break the conventions (API and CSV "
+        "import) instead of storing them and reporting their utm_problems.",
+    )
 
 
 class UtmTaxonomyViewSet(OrgScopedViewSet):

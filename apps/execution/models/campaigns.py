@@ -107,6 +107,8 @@ class CampaignTransition(OrgOwned):
     actor = models.ForeignKey(
         "accounts.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A move made through the API has no member behind it: the key that made it (as StageEvent).
+    api_key_prefix = models.CharField(max_length=16, blank=True)
     at = models.DateTimeField()
     note = models.CharField(max_length=500, blank=True)
     # Set when an approver moved it on although checks failed: the reason is required then.
@@ -174,6 +176,11 @@ class UtmTaxonomy(OrgOwned):
     campaign_pattern = models.CharField(max_length=300, blank=True)
     campaign_pattern_help = models.CharField(max_length=300, blank=True)
     lowercase = models.BooleanField(default=True, help_text="Values must be lower case.")
+    # Off: records breaking the conventions are stored and reported (utm_problems, the violations
+    # page). On: the API and the CSV import refuse them.
+    enforce_at_ingest = models.BooleanField(
+        default=False, help_text="Refuse leads and touchpoints whose UTM values break the conventions."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization"], name="utm_taxonomy_one_per_org")]

@@ -12,7 +12,9 @@ the campaign's `utm_campaign` value, which is how the rollups name a lead's
 campaign: touches, leads created, attributed pipeline and revenue (one
 attribution model), cost from spend entries whose campaign_ref is the value,
 ROI and the reject rate of the assignments of its leads. The page and the API
-call `campaign_results` with the same arguments.
+call `campaign_results` with the same arguments; when a request names no model
+(or an unknown one), both use the organisation's default (`default_model`, set
+on the organisation settings page).
 """
 
 import calendar as calendar_module
@@ -29,6 +31,16 @@ from apps.measurement.attribution.compute import ALL_MODELS, LABELS
 from apps.measurement.metrics.engine import local_today
 
 DEFAULT_MODEL = "linear"  # the catalogue's default for ROMI and campaign ROI
+
+
+def default_model(org) -> str:
+    """The model results use when none is asked for: the organisation's choice (settings), else linear."""
+    return org.attribution_model if org.attribution_model in ALL_MODELS else DEFAULT_MODEL
+
+
+def model_or_default(org, model: str | None) -> str:
+    """`model` when it is one the measurement app computes, else the organisation's default."""
+    return model if model in ALL_MODELS else default_model(org)
 
 
 @dataclass(frozen=True)
@@ -191,10 +203,11 @@ def _total(frame, column: str) -> float:
     return float(frame[column].sum()) if len(frame) else 0.0
 
 
-def campaign_results(*, org, campaign: Campaign, model: str = DEFAULT_MODEL, today: date | None = None):
-    """The campaign's numbers over `results_window`, or None when it has no UTM value or has not started."""
-    if model not in ALL_MODELS:
-        model = DEFAULT_MODEL
+def campaign_results(*, org, campaign: Campaign, model: str | None = None, today: date | None = None):
+    """The campaign's numbers over `results_window`, or None when it has no UTM value or has not started.
+
+    Without a known `model`, pipeline and revenue are credited by the organisation's default model."""
+    model = model_or_default(org, model)
     span = results_window(org, campaign, today)
     if not campaign.utm_campaign or span is None:
         return None

@@ -10,6 +10,10 @@ The QA gate: leaving QA for approved, and approved for live, re-runs the
 automatic checks; a failing required check refuses the move unless the
 approver gives an override reason, which is stored on the transition with the
 checks it overrode.
+
+A move made through the API has no member behind it; the transition records
+the prefix of the API key that made it instead (`api_key`), and
+`transition_by` names whoever moved it for the page and the API alike.
 """
 
 import re
@@ -158,8 +162,11 @@ def _save(campaign: Campaign) -> None:
 
 
 @transaction.atomic
-def campaign_request(*, org, requested_by: Membership | None, at=None, **fields) -> Campaign:
-    """File an intake request; it starts in "requested" with a first transition."""
+def campaign_request(*, org, requested_by: Membership | None, api_key=None, at=None, **fields) -> Campaign:
+    """File an intake request; it starts in "requested" with a first transition.
+
+    `api_key` is the key of a request filed through the API, recorded on that transition.
+    """
     data = _clean(org, fields)
     for required in ("name", "type"):
         if not data.get(required):
@@ -176,6 +183,7 @@ def campaign_request(*, org, requested_by: Membership | None, at=None, **fields)
         from_status="",
         to_status=S.REQUESTED,
         actor=requested_by,
+        api_key_prefix=api_key.prefix if api_key else "",
         at=at,
         note="Intake request",
     )
@@ -208,6 +216,7 @@ def campaign_transition(
     campaign: Campaign,
     to_status: str,
     actor: Membership | None,
+    api_key=None,
     note: str = "",
     override_reason: str = "",
     ops_owner=None,
@@ -218,7 +227,8 @@ def campaign_transition(
 
     Triage needs an operations owner and a due date (given here or already set);
     cancelling needs a reason (the note). Gated moves run QA first: failing
-    required checks need `override_reason`.
+    required checks need `override_reason`, whoever asks, a person or an API key.
+    `api_key` is the key of a move made through the API (`actor` is None then).
     """
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk, organization=org)
     at = at or timezone.now()
@@ -262,6 +272,7 @@ def campaign_transition(
         from_status=campaign.status,
         to_status=to_status,
         actor=actor,
+        api_key_prefix=api_key.prefix if api_key else "",
         at=at,
         note=note,
         override_reason=override_reason if failed else "",
@@ -294,6 +305,19 @@ def _triage(org, campaign: Campaign, ops_owner, due_date) -> None:
 
 def campaign_history(*, org, campaign: Campaign):
     return CampaignTransition.objects.for_org(org).filter(campaign=campaign).select_related("actor__user")
+
+
+def transition_by(transition: CampaignTransition) -> str:
+    """Who made a move: the member, else the API key (by its prefix).
+
+    Neither: the system (the demo), or an API move recorded before keys were; the page has always
+    said "API or system" for those, and still does.
+    """
+    if transition.actor_id:
+        return transition.actor.user.display_name
+    if transition.api_key_prefix:
+        return f"API key {transition.api_key_prefix}\N{HORIZONTAL ELLIPSIS}"
+    return "API or system"
 
 
 @transaction.atomic

@@ -8,6 +8,15 @@ database conditions (a campaign pattern is checked to compile in both Python
 and PostgreSQL when it is saved, so both read it alike); each listed row's
 reasons then come from `validate` itself.
 
+At ingest (the records API, bulk upserts, the CSV import) `ingest_problems`
+judges a lead's or touchpoint's values with `validate(require_all=False)`: a
+record with no UTM values at all is not a violation (a lead typed in by hand
+has none), a half-tagged one is. With `enforce_at_ingest` the taxonomy refuses
+such a record (`ingest_check` raises `UtmRefused`); without it the record is
+stored and the API answers with its `utm_problems`. The taxonomy is read once
+per request or import (`ingest_taxonomy`), and not at all for an organisation
+that never saved one (a marker in the cache says so).
+
 Touchpoints are linked to campaigns by value, not by a foreign key: a
 touchpoint belongs to the campaign whose `utm_campaign` equals its own
 (`touchpoints_for_campaign`, `with_campaign`), exactly as the rollups and the
@@ -19,6 +28,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 
@@ -96,6 +106,7 @@ def taxonomy_update(
     campaign_pattern: str = "",
     campaign_pattern_help: str = "",
     lowercase: bool = True,
+    enforce_at_ingest: bool = False,
 ) -> UtmTaxonomy:
     taxonomy = UtmTaxonomy.objects.select_for_update().filter(organization=org).first()
     taxonomy = taxonomy or UtmTaxonomy(organization=org)
@@ -112,7 +123,9 @@ def taxonomy_update(
     taxonomy.campaign_pattern = pattern
     taxonomy.campaign_pattern_help = (campaign_pattern_help or "").strip()
     taxonomy.lowercase = bool(lowercase)
+    taxonomy.enforce_at_ingest = bool(enforce_at_ingest)
     taxonomy.save()
+    _mark_saved(org)
     return taxonomy
 
 
@@ -153,6 +166,82 @@ def validate(taxonomy: UtmTaxonomy, values: dict, *, require_all: bool = True) -
         if pattern and re.fullmatch(pattern, value) is None:
             rule = taxonomy.campaign_pattern_help or pattern
             problems.append(Problem(name, "pattern", f"“{value}” does not follow the naming rule: {rule}."))
+    return problems
+
+
+# Checking records at ingest -----------------------------------------------------------------------
+
+
+def _saved_key(org) -> str:
+    return f"utm:taxonomy-saved:{org.pk}"
+
+
+# How long "never saved a taxonomy" is believed without asking the database. A save sets the marker
+# at once (see _mark_saved), so this only bounds how long a row written some other way goes unseen.
+NEVER_SAVED_SECONDS = 600
+
+
+def _mark_saved(org) -> None:
+    """Remember that `org` has a taxonomy, before its transaction commits.
+
+    Set unconditionally, while `ingest_taxonomy` only ever *adds* "never saved": a reader that found
+    no row just before this save cannot overwrite the marker, and one that added "never saved" before
+    it is overwritten here. Were the save rolled back, the marker would only cost a query."""
+    cache.set(_saved_key(org), True, None)
+
+
+def ingest_taxonomy(org) -> UtmTaxonomy:
+    """`taxonomy_for`, without touching the database for an organisation known never to have saved one.
+
+    Read it once per request or import and hand it to every record of it."""
+    if cache.get(_saved_key(org)) is False:
+        return UtmTaxonomy(organization=org)
+    taxonomy = UtmTaxonomy.objects.for_org(org).first()
+    if taxonomy is None:
+        cache.add(_saved_key(org), False, NEVER_SAVED_SECONDS)
+        return UtmTaxonomy(organization=org)
+    return taxonomy
+
+
+def ingest_values(record) -> dict:
+    """A lead's or touchpoint's UTM values, as validate reads them."""
+    return {name: getattr(record, name) for name in FIELDS}
+
+
+def ingest_problems(taxonomy: UtmTaxonomy, values: dict, *, partial: bool = False) -> list[Problem]:
+    """What is wrong with the UTM values of a record arriving through the API or an import.
+
+    No value at all is no problem (a record need not be tagged); some but not all is. `partial` is
+    for values that only change some fields of an existing record: an absent value is then the
+    record's own, not a missing one, so only the values given are judged."""
+    problems = validate(taxonomy, values, require_all=False)
+    if partial:
+        problems = [p for p in problems if p.code != "missing"]
+    return problems
+
+
+class UtmRefused(ServiceError):
+    """A record refused because its UTM values break a taxonomy that is enforced at ingest.
+
+    The message is the first problem's; `fields` names every field with every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(problems[0].message, code="utm_convention", field=problems[0].field)
+        self.problems = problems
+
+    @property
+    def fields(self) -> dict[str, list[str]]:
+        fields: dict[str, list[str]] = {}
+        for problem in self.problems:
+            fields.setdefault(problem.field, []).append(problem.message)
+        return fields
+
+
+def ingest_check(taxonomy: UtmTaxonomy, values: dict) -> list[Problem]:
+    """`ingest_problems`, refused with `UtmRefused` when the taxonomy is enforced at ingest."""
+    problems = ingest_problems(taxonomy, values)
+    if problems and taxonomy.enforce_at_ingest:
+        raise UtmRefused(problems)
     return problems
 
 

@@ -246,8 +246,8 @@ def campaign_edit(request, pk):
 
 
 def _model_from(request) -> str:
-    model = request.GET.get("model") or selectors.DEFAULT_MODEL
-    return model if model in ALL_MODELS else selectors.DEFAULT_MODEL
+    """The model asked for with ?model=, else the organisation's default."""
+    return selectors.model_or_default(request.org, request.GET.get("model"))
 
 
 @org_view()
@@ -261,7 +261,7 @@ def campaign_detail(request, pk):
         pk=pk,
     )
     tz = ZoneInfo(org.time_zone)
-    model = _model_from(request)
+    model, default_model = _model_from(request), selectors.default_model(org)
     moves = [
         (status, CampaignStatus(status).label, services.ACTIONS[status])
         for status in services.allowed_moves(campaign)
@@ -271,11 +271,16 @@ def campaign_detail(request, pk):
         "execution/campaigns/detail.html",
         {
             "campaign": campaign,
-            "history": services.campaign_history(org=org, campaign=campaign),
+            "history": [
+                (t, services.transition_by(t)) for t in services.campaign_history(org=org, campaign=campaign)
+            ],
             "qa": campaign_qa.qa_results(org=org, campaign=campaign),
             "results": selectors.campaign_results(org=org, campaign=campaign, model=model),
             "model": model,
             "models": [(m, LABELS[m]) for m in ALL_MODELS],
+            "model_label": LABELS[model],
+            "default_model": default_model,
+            "default_label": LABELS[default_model],
             "moves": moves,
             "gated": {to for (frm, to) in services.GATED if frm == campaign.status},
             "cycle_days": selectors.cycle_days(campaign, tz),

@@ -45,6 +45,12 @@ class TaxonomyForm(forms.Form):
         help_text="What people who tag links read, e.g. “year-quarter-name, like 2026-q3-webinar”.",
     )
     lowercase = forms.BooleanField(label="Values must be lower case", required=False)
+    enforce_at_ingest = forms.BooleanField(
+        label="Refuse records that break the conventions",
+        required=False,
+        help_text="Leads and touchpoints arriving through the API or a CSV import are refused, with the "
+        "reason, instead of stored and listed as violations. Records without any UTM value always pass.",
+    )
 
 
 @org_view()
@@ -57,6 +63,7 @@ def utm_taxonomy(request):
         "campaign_pattern": taxonomy.campaign_pattern,
         "campaign_pattern_help": taxonomy.campaign_pattern_help,
         "lowercase": taxonomy.lowercase,
+        "enforce_at_ingest": taxonomy.enforce_at_ingest,
     }
     form = TaxonomyForm(request.POST or None, initial=initial)
     status = 200

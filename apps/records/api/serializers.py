@@ -1,9 +1,11 @@
 """Input and output shapes of the records API. Inputs refuse unknown fields."""
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.serializers import StrictSerializer
+from apps.execution.services import utm
 from apps.records.models import Opportunity
 
 
@@ -76,7 +78,11 @@ class LeadOutput(SparseFieldsMixin, serializers.Serializer):
             created_at=_iso(lead.created_at),
             updated_at=_iso(lead.updated_at),
         )
+        data.update(self.extra_representation(lead))
         return {name: data[name] for name in self.fields} if self.trimmed else data
+
+    def extra_representation(self, lead) -> dict:
+        return {}
 
 
 def _iso(value):
@@ -85,6 +91,31 @@ def _iso(value):
         return None
     text = timezone.localtime(value).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class UtmProblemOutput(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.ChoiceField(choices=["missing", "case", "not_allowed", "pattern"])
+    message = serializers.CharField()
+
+
+UTM_PROBLEMS_HELP = (
+    "How the record's utm_source, utm_medium and utm_campaign break the organisation's UTM taxonomy "
+    "(empty when they follow it, or when there are none). The record is stored all the same unless the "
+    "taxonomy is enforced at ingest, which refuses it with a 400 instead."
+)
+
+
+def utm_problems(record, taxonomy) -> list[dict]:
+    """The record's UTM problems under the taxonomy the view read for this request."""
+    return [p.as_dict() for p in utm.ingest_problems(taxonomy, utm.ingest_values(record))]
+
+
+class LeadCreatedOutput(LeadOutput):
+    utm_problems = UtmProblemOutput(many=True, read_only=True, help_text=UTM_PROBLEMS_HELP)
+
+    def extra_representation(self, lead) -> dict:
+        return {"utm_problems": utm_problems(lead, self.context["utm_taxonomy"])}
 
 
 class LeadInput(StrictSerializer):
@@ -220,6 +251,14 @@ class TouchpointOutput(SparseFieldsMixin, serializers.Serializer):
     type = serializers.CharField()
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
+
+
+class TouchpointCreatedOutput(TouchpointOutput):
+    utm_problems = serializers.SerializerMethodField(help_text=UTM_PROBLEMS_HELP)
+
+    @extend_schema_field(UtmProblemOutput(many=True))
+    def get_utm_problems(self, touchpoint) -> list[dict]:
+        return utm_problems(touchpoint, self.context["utm_taxonomy"])
 
 
 class TouchpointInput(StrictSerializer):

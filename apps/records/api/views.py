@@ -3,7 +3,14 @@
 Every write calls a service; ids in payloads (owner, account, lead) are
 resolved inside the key's organisation, so another organisation's id is a
 field error, never a link.
+
+Leads and touchpoints are judged against the organisation's UTM taxonomy,
+read once per request (`UtmMixin`): a created one answers with its
+`utm_problems`, and a taxonomy enforced at ingest refuses it with a 400
+naming the field (a bulk item: an error result).
 """
+
+from functools import cached_property
 
 from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
@@ -16,6 +23,8 @@ from apps.accounts.models import Membership
 from apps.core.api.serializers import StrictSerializer
 from apps.core.api.viewsets import OrgScopedViewSet
 from apps.core.errors import ServiceError
+from apps.execution.services import utm
+from apps.execution.services.routing import routing_deferred
 from apps.quality.services import lead_merge
 from apps.records import services
 from apps.records.filters import AccountFilter, LeadFilter, OpportunityFilter, TouchpointFilter
@@ -58,6 +67,17 @@ def _item_error(exc) -> dict:
     }
 
 
+class UtmMixin:
+    """The organisation's UTM taxonomy, read once for the whole request (a bulk call included)."""
+
+    @cached_property
+    def utm_taxonomy(self):
+        return utm.ingest_taxonomy(self.org)
+
+    def bulk_extra(self, obj) -> dict:
+        return {"utm_problems": s.utm_problems(obj, self.utm_taxonomy)}
+
+
 BULK_RESPONSE = inline_serializer(
     "BulkResult",
     {"counts": serializers.DictField(), "results": serializers.ListField(child=serializers.DictField())},
@@ -75,6 +95,10 @@ class BulkMixin:
     def upsert_one(self, data: dict, match_on: str):
         raise NotImplementedError
 
+    def bulk_extra(self, obj) -> dict:
+        """What an item's result says besides its status and id."""
+        return {}
+
     @extend_schema(request=s.BulkInput, responses=BULK_RESPONSE)
     @action(detail=False, methods=["post"])
     def bulk(self, request):
@@ -86,7 +110,14 @@ class BulkMixin:
                 {"match_on": [f"Use one of: {', '.join(self.allowed_match_on)}."]}
             )
         results = []
-        for index, item in enumerate(body.validated_data["items"]):
+        # Up to 1,000 new leads or accounts: routed together by a worker, not one by one before the answer.
+        with routing_deferred():
+            self._upsert_items(body.validated_data["items"], match_on, results)
+        counts = {k: sum(1 for r in results if r["status"] == k) for k in ("created", "updated", "error")}
+        return Response({"counts": counts, "results": results}, status=status.HTTP_200_OK)
+
+    def _upsert_items(self, items, match_on: str, results: list) -> None:
+        for index, item in enumerate(items):
             item_input = self.input_serializer(data=item)
             try:
                 item_input.is_valid(raise_exception=True)
@@ -95,9 +126,8 @@ class BulkMixin:
             except (serializers.ValidationError, ServiceError) as exc:
                 results.append({"index": index, "status": "error", "error": _item_error(exc)})
                 continue
-            results.append({"index": index, "status": "created" if created else "updated", "id": obj.pk})
-        counts = {k: sum(1 for r in results if r["status"] == k) for k in ("created", "updated", "error")}
-        return Response({"counts": counts, "results": results}, status=status.HTTP_200_OK)
+            outcome = "created" if created else "updated"
+            results.append({"index": index, "status": outcome, "id": obj.pk, **self.bulk_extra(obj)})
 
 
 class MergeInput(StrictSerializer):
@@ -110,7 +140,7 @@ class MergeInput(StrictSerializer):
 
 
 class LeadViewSet(
-    ResolveMixin, BulkMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet
+    UtmMixin, ResolveMixin, BulkMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet
 ):
     queryset = Lead.objects.select_related("stage").filter(merged_into__isnull=True)
     serializer_class = s.LeadOutput
@@ -120,14 +150,22 @@ class LeadViewSet(
     allowed_match_on = ("external_id", "email")
 
     def upsert_one(self, data, match_on):
-        return services.lead_upsert(org=self.org, match_on=match_on, **self.actor_kwargs(), **data)
+        return services.lead_upsert(
+            org=self.org, match_on=match_on, utm_taxonomy=self.utm_taxonomy, **self.actor_kwargs(), **data
+        )
 
-    @extend_schema(request=s.LeadInput, responses={201: s.LeadOutput})
+    @extend_schema(request=s.LeadInput, responses={201: s.LeadCreatedOutput})
     def create(self, request):
         data = s.LeadInput(data=request.data)
         data.is_valid(raise_exception=True)
-        lead = services.lead_create(org=self.org, **self.actor_kwargs(), **self.resolve(data.validated_data))
-        return Response(s.LeadOutput(lead, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        lead = services.lead_create(
+            org=self.org,
+            utm_taxonomy=self.utm_taxonomy,
+            **self.actor_kwargs(),
+            **self.resolve(data.validated_data),
+        )
+        context = {"request": request, "utm_taxonomy": self.utm_taxonomy}
+        return Response(s.LeadCreatedOutput(lead, context=context).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.LeadInput, responses=s.LeadOutput)
     def partial_update(self, request, pk=None):
@@ -245,7 +283,7 @@ class OpportunityViewSet(ResolveMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
 
 class TouchpointViewSet(
-    ResolveMixin, BulkMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet
+    UtmMixin, ResolveMixin, BulkMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet
 ):
     queryset = Touchpoint.objects.all()
     serializer_class = s.TouchpointOutput
@@ -264,15 +302,18 @@ class TouchpointViewSet(
         return super().resolve(data)
 
     def upsert_one(self, data, match_on):
-        return services.touchpoint_upsert(org=self.org, **data)
+        return services.touchpoint_upsert(org=self.org, utm_taxonomy=self.utm_taxonomy, **data)
 
-    @extend_schema(request=s.TouchpointInput, responses={201: s.TouchpointOutput})
+    @extend_schema(request=s.TouchpointInput, responses={201: s.TouchpointCreatedOutput})
     def create(self, request):
         data = s.TouchpointInput(data=request.data)
         data.is_valid(raise_exception=True)
-        touchpoint = services.touchpoint_create(org=self.org, **self.resolve(data.validated_data))
+        touchpoint = services.touchpoint_create(
+            org=self.org, utm_taxonomy=self.utm_taxonomy, **self.resolve(data.validated_data)
+        )
+        context = {"request": request, "utm_taxonomy": self.utm_taxonomy}
         return Response(
-            s.TouchpointOutput(touchpoint, context={"request": request}).data, status=status.HTTP_201_CREATED
+            s.TouchpointCreatedOutput(touchpoint, context=context).data, status=status.HTTP_201_CREATED
         )
 
 
