@@ -658,15 +658,22 @@ def test_current_takes_todays_snapshot_once(org):
 
 def test_organisations_due_for_the_nightly_snapshot(org, other_org):
     today = today_of(org)
-    snapshot.take(other_org, today)
     zone = ZoneInfo(org.time_zone)
     night = datetime.datetime.combine(today, datetime.time(1, 0), tzinfo=zone)
     morning = datetime.datetime.combine(today, datetime.time(snapshot.NIGHT_HOUR, 5), tzinfo=zone)
+    theirs = snapshot.take(other_org, today)
+    DiagnosticSnapshot.objects.filter(pk=theirs.pk).update(updated_at=morning)  # taken after their night
     assert org.pk not in snapshot.organizations_due(night)  # its night has not passed yet
     due = snapshot.organizations_due(morning)
     assert org.pk in due
     if other_org.time_zone == org.time_zone:
         assert other_org.pk not in due  # it has today's snapshot already
+    # A snapshot the page took before the night was over (on yesterday's facts) does not count.
+    taken = snapshot.take(org, today)
+    DiagnosticSnapshot.objects.filter(pk=taken.pk).update(updated_at=night)
+    assert org.pk in snapshot.organizations_due(morning)
+    DiagnosticSnapshot.objects.filter(pk=taken.pk).update(updated_at=morning)
+    assert org.pk not in snapshot.organizations_due(morning)
 
 
 # --- Page, CSV and API -----------------------------------------------------------------------------

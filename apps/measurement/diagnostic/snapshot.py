@@ -101,7 +101,11 @@ def take_weeks_before(org, weeks: int, today: datetime.date | None = None) -> li
 
 
 def organizations_due(now: datetime.datetime | None = None) -> list[int]:
-    """Organisations past `NIGHT_HOUR` of their local day (the night's rollup done) with no snapshot of it."""
+    """Organisations past `NIGHT_HOUR` of their local day (the night's rollup done) with no snapshot
+    of it taken since then.
+
+    A snapshot the page took before that hour (the first visit of the day, say) was computed on
+    yesterday's facts: it does not count, and the nightly one replaces it."""
     from zoneinfo import ZoneInfo
 
     from django.utils import timezone
@@ -109,17 +113,19 @@ def organizations_due(now: datetime.datetime | None = None) -> list[int]:
     from apps.accounts.models import Organization
 
     now = now or timezone.now()
-    nights = {}  # organisation -> its local day, for those past their night
+    nights = {}  # organisation -> (its local day, the moment its night ended), for those past it
     for org_id, zone in Organization.objects.order_by("pk").values_list("pk", "time_zone"):
         local = now.astimezone(ZoneInfo(zone))
         if local.hour >= NIGHT_HOUR:
-            nights[org_id] = local.date()
-    taken = set(
-        DiagnosticSnapshot.objects.filter(
-            organization_id__in=list(nights), taken_on__in=set(nights.values())
-        ).values_list("organization_id", "taken_on")
-    )
-    return [org_id for org_id, day in nights.items() if (org_id, day) not in taken]
+            nights[org_id] = (local.date(), local.replace(hour=NIGHT_HOUR, minute=0, second=0, microsecond=0))
+    taken = {
+        org_id
+        for org_id, day, updated_at in DiagnosticSnapshot.objects.filter(
+            organization_id__in=list(nights), taken_on__in={day for day, _ in nights.values()}
+        ).values_list("organization_id", "taken_on", "updated_at")
+        if nights[org_id][0] == day and updated_at >= nights[org_id][1]
+    }
+    return [org_id for org_id in nights if org_id not in taken]
 
 
 def recompute_later(org) -> None:
