@@ -44,6 +44,7 @@ LEAD_TEXT_FIELDS = [
 ]  # fmt: skip
 ACCOUNT_TEXT_FIELDS = ["name", "industry", "region"]
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")  # what the UTM taxonomy governs
+REPLY_TOUCHES = ("reply", "email_reply")  # touchpoint types that meet a journey's "replied" goal
 
 
 # --- Stage definitions ------------------------------------------------------
@@ -416,6 +417,7 @@ def lead_change_stage(
     _refresh_segments(org, lead=lead)
     _route_on_stage_change(org, locked, stage)
     _handoff_on_stage_change(org, event)
+    _journey_goals(org, lead_ids=[lead.pk])
     outbox_emit(
         org=org,
         event_type="stage.changed",
@@ -428,6 +430,13 @@ def lead_change_stage(
         },
     )
     return event
+
+
+def _journey_goals(org, **who) -> None:
+    """A write that can meet a journey's exit goal lets the enrolments concerned leave at once."""
+    from apps.execution.journeys import goals
+
+    goals.exit_met(org=org, **who)
 
 
 def _refresh_segments(org, *, lead=None, account=None) -> None:
@@ -652,6 +661,12 @@ def opportunity_create(*, org, **fields) -> Opportunity:
     opportunity.save()
     _handoff_on_won(org, opportunity, was_won=False)
     _route_unowned(org, opportunity)
+    if opportunity.primary_contact_id or opportunity.account_id:
+        _journey_goals(
+            org,
+            lead_ids=[opportunity.primary_contact_id] if opportunity.primary_contact_id else [],
+            account_id=opportunity.account_id,
+        )
     return opportunity
 
 
@@ -720,6 +735,8 @@ def touchpoint_create(*, org, utm_taxonomy=None, **fields) -> Touchpoint:
     touchpoint.occurred_at = fields.get("occurred_at") or timezone.now()
     touchpoint.save()
     _touch_segments(org, touchpoint)
+    if touchpoint.lead_id and touchpoint.type in REPLY_TOUCHES:
+        _journey_goals(org, lead_ids=[touchpoint.lead_id])
     return touchpoint
 
 

@@ -363,6 +363,46 @@ def test_exit_goals_reply_unsubscribe_and_opportunity(org):
     assert enrollments and Task.objects.get().lead == stayer
 
 
+def test_a_goal_met_during_a_wait_ends_the_enrolment_at_once(org):
+    """No sweep runs between the goal and the check: the write that meets the goal ends the enrolment."""
+    made = _long_journey(
+        org,
+        [{"type": "stage_reached", "stage": "sql"}, {"type": "replied"}, {"type": "unsubscribed"},
+         {"type": "opportunity_created"}],
+    )  # fmt: skip
+    account = records.account_create(org=org, name="Buyer")
+    qualified, replier, leaver, buyer, waiting = (
+        lead(org),
+        lead(org),
+        lead(org),
+        lead(org, account=account),
+        lead(org),
+    )
+    for person in (qualified, replier, leaver, buyer, waiting):
+        entry.enroll(org=org, journey=made, lead=person, now=T0)
+    engine.sweep(now=T0)  # everyone is now in the one-day wait
+    due = T0 + timedelta(days=1)
+    assert set(Enrollment.objects.values_list("next_run_at", flat=True)) == {due}
+
+    records.lead_change_stage(org=org, lead=qualified, to="sql")
+    records.lead_change_stage(org=org, lead=waiting, to="mql")  # not the goal's stage: keeps waiting
+    records.touchpoint_create(org=org, lead=replier, type="reply")
+    services.suppression_add(org=org, email=leaver.email)
+    records.opportunity_create(org=org, name="Deal", account=account, amount=10)
+
+    rows = {
+        row[0]: row[1:]
+        for row in Enrollment.objects.values_list("lead_id", "status", "exit_reason", "next_run_at")
+    }
+    assert rows == {
+        qualified.pk: ("exited", "stage_reached", None),
+        replier.pk: ("exited", "replied", None),
+        leaver.pk: ("exited", "unsubscribed", None),
+        buyer.pk: ("exited", "opportunity_created", None),
+        waiting.pk: ("active", "", due),
+    }
+
+
 # --- Entry, re-entry and suppression ------------------------------------------------
 
 

@@ -1,4 +1,6 @@
-"""Exit goals: checked for every claimed enrolment before its step runs, one query per goal type.
+"""Exit goals: checked for every claimed enrolment before its step runs, one query per goal type,
+and at once when something that can meet one happens to a lead (`exit_met`), so an enrolment in a
+long wait leaves when its goal is reached rather than when the wait ends.
 
 Goals are [{"type": "stage_reached", "stage": "sql"}, {"type": "replied"},
 {"type": "unsubscribed"}, {"type": "opportunity_created"}]:
@@ -13,10 +15,12 @@ All but "unsubscribed" count as conversions in the analytics.
 """
 
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.core.errors import ServiceError
-from apps.execution.models import Suppression
+from apps.execution.models import Enrollment, EnrollmentStatus, Suppression
 from apps.records.models import LifecycleStage, Opportunity, Touchpoint
+from apps.records.services import REPLY_TOUCHES
 from apps.records.stages import FUNNEL
 
 GOAL_TYPES = {
@@ -26,7 +30,7 @@ GOAL_TYPES = {
     "opportunity_created": "Opportunity created",
 }
 CONVERSION_GOALS = ("stage_reached", "replied", "opportunity_created")
-REPLY_TYPES = ("reply", "email_reply")
+REPLY_TYPES = REPLY_TOUCHES  # the touchpoint types that are replies, as the records layer names them
 
 
 def validate_goals(*, org, goals) -> list[dict]:
@@ -117,3 +121,46 @@ def _opportunity(enrollments) -> set[int]:
             if key[1] and key in first and first[key] >= since:
                 met.add(e.pk)
     return met
+
+
+def exit_met(*, org, lead_ids=(), account_id=None, email: str = "", now=None) -> int:
+    """Exit, now, the running enrolments whose goal these leads have just met: the leads named, the
+    leads of `account_id` and those with the address `email`. Returns how many left.
+
+    Called in the transaction of the write that may meet a goal (a stage change, a reply, an
+    opportunity, an unsubscribe), so it sees that write. An enrolment a worker is stepping right now
+    is skipped, not waited for: the worker checks its goals before the step, and the next claim
+    checks them again.
+    """
+    who = Q(lead_id__in=list(lead_ids)) if lead_ids else Q()
+    if account_id is not None:
+        who |= Q(lead__account_id=account_id)
+    if email:
+        who |= Q(lead__email=email)
+    if not who:
+        return 0
+    enrollments = list(
+        Enrollment.objects.for_org(org)
+        .filter(who, status__in=(EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED))
+        .exclude(journey__exit_goals=[])
+        .select_related("journey", "lead__stage")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
+    if not enrollments:
+        return 0
+    stage_orders = {
+        (org.pk, key): order for key, order in LifecycleStage.objects.for_org(org).values_list("key", "order")
+    }
+    met = reasons_to_exit(enrollments, stage_orders=stage_orders)
+    now = now or timezone.now()
+    for enrollment in enrollments:
+        if enrollment.pk in met:
+            Enrollment.objects.filter(pk=enrollment.pk).update(
+                status=EnrollmentStatus.EXITED,
+                exit_reason=met[enrollment.pk],
+                step_id="",
+                next_run_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+    return len(met)

@@ -205,9 +205,11 @@ def suppression_add(*, org, email: str, reason: str = "unsubscribed") -> Suppres
     email = (email or "").strip().lower()
     if not email:
         raise ServiceError("An address is required.", field="email")
-    suppression, _ = Suppression.objects.get_or_create(
+    suppression, created = Suppression.objects.get_or_create(
         organization=org, email=email, defaults={"reason": reason[:20], "at": timezone.now()}
     )
+    if created:
+        goals.exit_met(org=org, email=email)
     return suppression
 
 
