@@ -22,6 +22,16 @@ from .roles import Role
 INVITATION_LIFETIME = timedelta(days=7)
 
 
+def is_active_member(org, membership: Membership | None) -> bool:
+    """Whether `membership` belongs to `org` and can still act there (it and its user are active)."""
+    return (
+        membership is not None
+        and membership.organization_id == org.pk
+        and membership.is_active
+        and membership.user.is_active
+    )
+
+
 def active_member(org, value, *, field: str = "owner", required: str = "") -> Membership | None:
     """The active member of `org` that `value` (a Membership or an id) names, for a service's input.
 

@@ -43,7 +43,6 @@ LEAD_TEXT_FIELDS = [
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
 ]  # fmt: skip
 ACCOUNT_TEXT_FIELDS = ["name", "industry", "region"]
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")  # what the UTM taxonomy governs
 REPLY_TOUCHES = ("reply", "email_reply")  # touchpoint types that meet a journey's "replied" goal
 
 
@@ -206,19 +205,23 @@ def _check_same_org(org, obj, field):
 # --- Leads -------------------------------------------------------------------
 
 
-def _utm_check(org, values: dict, taxonomy) -> None:
-    """Refuse a record whose UTM values break a taxonomy enforced at ingest (UtmRefused).
+def _utm_check(org, record, taxonomy, values: dict | None = None) -> None:
+    """Refuse a record whose UTM values (its own, unless `values` are given) break a taxonomy
+    enforced at ingest (UtmRefused).
 
     `taxonomy` is the one the caller read for its whole request or import; None reads it here."""
-    if not any(values.values()):
-        return  # an untagged record (a lead typed in, a logged call) passes every taxonomy
     from apps.execution.services import utm
 
+    values = utm.ingest_values(record) if values is None else values
+    if not any(values.values()):
+        return  # an untagged record (a lead typed in, a logged call) passes every taxonomy
     utm.ingest_check(taxonomy or utm.ingest_taxonomy(org), values)
 
 
-def _utm_values(record) -> dict:
-    return {name: getattr(record, name) for name in UTM_FIELDS}
+def _own_utm(record) -> dict:
+    from apps.execution.services import utm
+
+    return utm.ingest_values(record)
 
 
 def _lead_payload(lead: Lead) -> dict:
@@ -266,7 +269,7 @@ def lead_create(
     lead.email = normalize_email(fields.get("email"))
     if not lead.email and not (lead.first_name or lead.last_name) and not fields.get("external_id"):
         raise ServiceError("A lead needs at least an e-mail, a name or an external id.", field="email")
-    _utm_check(org, _utm_values(lead), utm_taxonomy)
+    _utm_check(org, lead, utm_taxonomy)
     lead.country = (fields.get("country") or "").strip().upper()
     lead.score = int(fields.get("score") or 0)
     lead.external_id = fields.get("external_id") or None
@@ -523,8 +526,8 @@ def lead_upsert(
         )
         return lead, True
     # The UTM values the lead will carry: the ones given, and its own for the rest.
-    after = {name: normalize_text(values.get(name, getattr(existing, name))) for name in UTM_FIELDS}
-    _utm_check(org, after, utm_taxonomy)
+    after = {name: normalize_text(values.get(name, own)) for name, own in _own_utm(existing).items()}
+    _utm_check(org, existing, utm_taxonomy, values=after)
     values.pop("reason", None)
     return lead_update(org=org, lead=existing, actor=actor, api_key=api_key, origin=origin, **values), False
 
@@ -727,7 +730,7 @@ def touchpoint_create(*, org, utm_taxonomy=None, **fields) -> Touchpoint:
     for key, value in fields.items():
         setattr(touchpoint, key, normalize_text(value) if isinstance(value, str) else value)
     touchpoint.external_id = fields.get("external_id") or None
-    _utm_check(org, _utm_values(touchpoint), utm_taxonomy)
+    _utm_check(org, touchpoint, utm_taxonomy)
     if touchpoint.account is None and lead is not None:
         touchpoint.account_id = lead.account_id
     if not touchpoint.channel:
@@ -749,7 +752,7 @@ def touchpoint_upsert(*, org, utm_taxonomy=None, **fields):
             before = _touch_facts(existing)
             for key, value in fields.items():
                 setattr(existing, key, value)
-            _utm_check(org, _utm_values(existing), utm_taxonomy)
+            _utm_check(org, existing, utm_taxonomy)
             existing.save()
             if _touch_facts(existing) != before:
                 _touchpoint_moved(org, before, _touch_facts(existing))

@@ -153,14 +153,13 @@ def exit_met(*, org, lead_ids=(), account_id=None, email: str = "", now=None) ->
     }
     met = reasons_to_exit(enrollments, stage_orders=stage_orders)
     now = now or timezone.now()
-    for enrollment in enrollments:
-        if enrollment.pk in met:
-            Enrollment.objects.filter(pk=enrollment.pk).update(
-                status=EnrollmentStatus.EXITED,
-                exit_reason=met[enrollment.pk],
-                step_id="",
-                next_run_at=None,
-                finished_at=now,
-                updated_at=now,
-            )
+    for reason in set(met.values()):  # one update per goal met, however many leads an account has
+        Enrollment.objects.filter(pk__in=[pk for pk, why in met.items() if why == reason]).update(
+            status=EnrollmentStatus.EXITED,
+            exit_reason=reason,
+            step_id="",
+            next_run_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
     return len(met)

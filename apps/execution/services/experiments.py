@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from apps.accounts.services import is_active_member
 from apps.core.errors import ServiceError
 from apps.execution.experiments import stats
 from apps.execution.models import Experiment, ExperimentAssignment, ExperimentStatus
@@ -109,9 +110,7 @@ def _check_links(org, *, journey=None, campaign=None, owner=None) -> None:
         if value is not None and value.organization_id != org.pk:
             raise ServiceError(f"No such {field} here.", field=field)
     # The owner answers for the test and records what it taught: someone who has left cannot.
-    if owner is not None and not (
-        owner.organization_id == org.pk and owner.is_active and owner.user.is_active
-    ):
+    if owner is not None and not is_active_member(org, owner):
         raise ServiceError(INACTIVE_OWNER, field="owner")
 
 

@@ -26,6 +26,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
+from apps.accounts.services import is_active_member
 from apps.core.errors import ServiceError
 from apps.execution import calendars
 from apps.execution.models import BusinessCalendar, Handoff, HandoffKind, HandoffStatus, SlaPolicy
@@ -85,16 +86,6 @@ FIELD_LABELS = {
 
 
 INACTIVE_RECEIVER = "Choose an active member of this organisation."
-
-
-def is_active_member(org, membership: Membership | None) -> bool:
-    """Whether `membership` belongs to `org` and can still act there (it and its user are active)."""
-    return (
-        membership is not None
-        and membership.organization_id == org.pk
-        and membership.is_active
-        and membership.user.is_active
-    )
 
 
 def missing_fields(handoff: Handoff) -> list[str]:
