@@ -19,7 +19,7 @@ so it is not a lead leak), over a window [start, end]:
   pooled. Segments and teams are compared with their trailing average only
   (see PLAN_DIMENSIONS);
 - groups: overall, by segment, by channel (the lead's channel) and by team
-  (owners who are members of the team; a member of two teams counts in both).
+  (owners who are active members of the team; a member of two teams counts in both).
 
 Cohorts need time to convert, so a pair's cohorts are judged once most of
 their conversions have happened: the window (and its trailing windows with it)
@@ -53,7 +53,7 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils.text import slugify
 
-from apps.accounts.models import Team, TeamMember
+from apps.accounts.models import Team
 from apps.strategy.assumptions import funnel_stages
 from apps.strategy.fiscal import fiscal_quarter_of
 from apps.strategy.models import Segment
@@ -144,13 +144,6 @@ def _sum_rows(model, org, window: store.Window, keys: list[str], measures: list[
     return queryset.values(*keys).annotate(**{m: Sum(m) for m in measures}).order_by()
 
 
-def _team_map(org) -> dict[int, list[int]]:
-    out = defaultdict(list)
-    for membership, team in TeamMember.objects.for_org(org).values_list("membership_id", "team_id"):
-        out[membership].append(team)
-    return out
-
-
 def _counts(org, window: store.Window, dimension: str, pairs) -> dict[tuple[str, str], _Counts]:
     """{(from_stage, group): counts} for every pair, in one or two statements per fact table."""
     from_stages = [a for a, _ in pairs]
@@ -173,7 +166,7 @@ def _counts(org, window: store.Window, dimension: str, pairs) -> dict[tuple[str,
     else:
         funnel_model, cohort_model, column = FunnelChannelDay, CohortChannelDay, "channel"
     keys = [column] if dimension else []
-    teams = _team_map(org) if dimension == "team" else {}
+    teams = store.teams_by_owner(org) if dimension == "team" else {}
 
     def groups(row) -> list[str]:
         if not dimension:
@@ -297,7 +290,7 @@ def _url(org, start, end, from_stage, to_stage, dimension) -> str:
     if dimension == "segment":
         metric = "stage_conversion_period"
     if dimension:
-        params["group_by"] = {"team": "owner"}.get(dimension, dimension)
+        params["group_by"] = dimension
     path = reverse("measurement_metric", kwargs={"org_slug": org.slug, "key": metric})
     return f"{path}?{urlencode(params)}"
 

@@ -7,6 +7,10 @@ them); together they are the seam where a column store can take over.
 for the whole range as one period. Periods are labelled by their first day,
 clipped to the range: a weekly series from a Wednesday starts with that
 Wednesday.
+
+Grouping by team reads the owner facts and gives each team the figures of its
+active members, as the team filter does: someone in two teams counts in both,
+and what nobody in a team owns is the group None ("no team").
 """
 
 import datetime
@@ -47,7 +51,8 @@ COARSE_KEYS = {"channel", "channel__in", "stage", "from_stage", "to_stage"}
 # Copies keyed by a dimension the detailed table lacks: the only table a query grouped by it can read.
 BY_DIMENSION = {("funnel", "segment"): FunnelSegmentDay}
 
-# The column behind each dimension a report can group by, per fact table.
+# The column behind each dimension a report can group by, per fact table. "team" is read as "owner" and
+# regrouped (see _by_team).
 DIMENSIONS = {
     "funnel": {
         "channel": "channel",
@@ -133,8 +138,29 @@ def _model(table: str, group_by: str | None, where: dict):
     return TABLES[table]
 
 
+def teams_by_owner(org) -> dict[int, list[int]]:
+    """{membership id: ids of the teams it is an active member of}."""
+    from apps.accounts.models import TeamMember
+
+    teams: dict[int, list[int]] = {}
+    members = TeamMember.objects.for_org(org).filter(membership__is_active=True)
+    for owner, team in members.values_list("membership_id", "team_id").order_by("team_id"):
+        teams.setdefault(owner, []).append(team)
+    return teams
+
+
+def _by_team(org, rows: list[dict]) -> list[dict]:
+    """Rows grouped by owner, once for each of the owner's teams (group None for no team)."""
+    teams = teams_by_owner(org)
+    return [{**row, "group": team} for row in rows for team in teams.get(row["group"]) or [None]]
+
+
 def sums(org, table: str, measures: list[str], window: Window, group_by: str | None = None, **where):
     """A DataFrame indexed by period (and group) with one column per summed measure."""
+    if group_by == "team":
+        frame = sums(org, table, measures, window, "owner", **where).reset_index()
+        rows = _by_team(org, frame.to_dict("records"))
+        return _frame(window, rows, measures, group_by)
     model = _model(table, group_by, where)
     queryset = model.objects.for_org(org).filter(day__gte=window.start, day__lte=window.end, **where)
     keys = []
@@ -153,6 +179,15 @@ def sketches(org, table: str, field: str, window: Window, group_by: str | None =
     """Merged duration sketches by period (and group): {(period[, group]): {bucket: count}}.
 
     The buckets are summed in PostgreSQL, so only one count per period and bucket travels."""
+    if group_by == "team":
+        teams = teams_by_owner(org)
+        by_team: dict[tuple, dict[int, int]] = {}
+        for (period, owner), counts in sketches(org, table, field, window, "owner", **where).items():
+            for team in teams.get(owner) or [None]:
+                into = by_team.setdefault((period, team), {})
+                for bucket, count in counts.items():
+                    into[bucket] = into.get(bucket, 0) + count
+        return by_team
     model = _model(table, group_by, where)
     queryset = model.objects.for_org(org).filter(day__gte=window.start, day__lte=window.end, **where)
     columns = ["day", field] + ([DIMENSIONS[table][group_by]] if group_by else [])
@@ -178,6 +213,14 @@ def cumulative(
     org, table: str, measures: list[str], until: datetime.date, group_by: str | None = None, **where
 ):
     """Measures summed over every day up to and including `until` (a running balance)."""
+    if group_by == "team":
+        balances: dict = {}
+        owners = cumulative(org, table, measures, until, "owner", **where)
+        for row in _by_team(org, [{"group": owner, **values} for owner, values in owners.items()]):
+            into = balances.setdefault(row["group"], dict.fromkeys(measures, 0.0))
+            for measure in measures:
+                into[measure] += row[measure]
+        return balances
     model = _model(table, group_by, where)
     queryset = model.objects.for_org(org).filter(day__lte=until, **where)
     keys = ["group"] if group_by else []

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from apps.accounts.models import Membership
+from apps.accounts.models import Membership, Team, TeamMember
 from apps.measurement.dashboards import base, weekly
 from apps.measurement.metrics import engine
 from apps.measurement.metrics.catalogue import BY_KEY
@@ -145,6 +145,36 @@ def test_a_team_without_active_members_counts_nothing(fx):
     fx.alice.is_active = False
     fx.alice.save()
     assert total(fx.org, "leads", team=str(fx.team.pk)) == 0
+
+
+def grouped(org, key, **values) -> dict:
+    metric, window, group_by, compare, params, filters = engine.parse_all(key, values, org=org)
+    rows = engine.evaluate(org, metric, window, group_by, compare, params, filters).rows
+    return {row["group_label"]: row["value"] for row in rows}
+
+
+def test_grouping_by_team_gives_each_team_its_active_members_figures(fx):
+    # Alice is in Hunters and in Closers, Bob in Closers only: Alice's figures count in both teams.
+    closers = Team.objects.create(organization=fx.org, name="Closers")
+    for member in (fx.alice, fx.bob):
+        TeamMember.objects.create(organization=fx.org, team=closers, membership=member)
+    by_team = {**WEEK, "group_by": "team"}
+    # New leads of Mar 9-15: b (Bob), c (Alice), d (nobody's).
+    assert grouped(fx.org, "leads", **by_team) == {"Hunters": 1, "Closers": 2, "(no team)": 1}
+    assert grouped(fx.org, "pipeline_created", **by_team) == {"Hunters": 20000, "Closers": 20000}
+    # Speed-to-lead over Mar 2-15, median of the lower nearest rank: Alice's 1, 2, 10, 20, 50 min -> 10;
+    # with Bob's 5 min, 1, 2, 5, 10, 20, 50 -> 5. Sketch buckets are within 1 %.
+    fortnight = {"from": "2026-03-02", "to": "2026-03-15", "grain": "month", "group_by": "team"}
+    speed = grouped(fx.org, "speed_to_lead", **fortnight)
+    assert speed == {"Hunters": pytest.approx(10, rel=0.01), "Closers": pytest.approx(5, rel=0.01)}
+    # SLA: Hunters 3 met of 4; Closers 4 met of 6.
+    sla = grouped(fx.org, "sla_compliance", **fortnight)
+    assert sla == {"Hunters": 75.0, "Closers": pytest.approx(400 / 6, abs=1e-6)}
+    # A group equals the team filter's total, and an inactive member leaves the team's group.
+    assert total(fx.org, "leads", team=str(closers.pk)) == 2
+    fx.bob.is_active = False
+    fx.bob.save()
+    assert grouped(fx.org, "leads", **by_team) == {"Hunters": 1, "Closers": 1, "(no team)": 2}
 
 
 def test_a_filter_a_metric_cannot_take_is_an_error(fx):

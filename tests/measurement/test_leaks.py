@@ -126,7 +126,7 @@ def test_leaks_against_the_trailing_average_are_ranked_by_revenue_at_stake(org):
         "and it takes 10 days instead of 4"
     )
     assert found[0].group_label == "Enterprise"
-    assert "group_by=owner" in found[0].url and "from_stage=sal" in found[0].url
+    assert "group_by=team" in found[0].url and "from_stage=sal" in found[0].url
     # Overall lag: (20 x 10 + 22 x 0) / 42 = 4.8 days in May against (60 x 4 + 40 x 0) / 100 = 2.4 before.
     assert found[3].sentence == (
         "SAL → SQL overall fell to 42% from 50%; about $8k of bookings at stake, "

@@ -15,12 +15,13 @@ import pandas as pd
 from .. import sketch, store
 from ..models import PAID_TYPES, MeasurementSettings
 
-LEAD_DIMS = ("channel", "campaign", "owner")
+# "team" groups by the owner's teams (apps.measurement.store).
+LEAD_DIMS = ("channel", "campaign", "owner", "team")
 # Counts of stage entries can also be split by lead segment (FunnelSegmentDay); a lead in two segments
 # counts in both.
 FUNNEL_COUNT_DIMS = (*LEAD_DIMS, "segment")
-OPPORTUNITY_DIMS = ("channel", "campaign", "owner", "type")
-RESPONSE_DIMS = ("channel", "campaign", "owner")
+OPPORTUNITY_DIMS = ("channel", "campaign", "owner", "team", "type")
+RESPONSE_DIMS = ("channel", "campaign", "owner", "team")
 SPEND_DIMS = ("channel", "campaign")
 
 

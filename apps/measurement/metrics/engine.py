@@ -181,13 +181,12 @@ def parse_filters(org, values, metric: Metric | None = None, group_by: str | Non
 
 
 def filter_errors(metric: Metric, filters: dict, group_by: str | None = None) -> dict[str, str]:
-    """{filter: reason} for each filter `metric` cannot honour: the metric must have the dimension
-    (team needs owner), and segment stands alone (its facts carry no other dimension)."""
+    """{filter: reason} for each filter `metric` cannot honour: the metric must have the dimension,
+    and segment stands alone (its facts carry no other dimension)."""
     errors: dict[str, str] = {}
     for name in filters:
-        dimension = "owner" if name == "team" else name
-        if dimension not in metric.dimensions:
-            allowed = [f for f in FILTERS if ("owner" if f == "team" else f) in metric.dimensions]
+        if name not in metric.dimensions:
+            allowed = [f for f in FILTERS if f in metric.dimensions]
             errors[name] = f"{metric.name} cannot be filtered by {name}; " + (
                 f"it can be filtered by {', '.join(allowed)}." if allowed else "it takes no filter."
             )
@@ -288,7 +287,7 @@ def _group_value(value):
 
 
 def _labels(org, group_by, series) -> dict:
-    """Readable names for group values: member names for owners, segment names, "(none)" for blanks."""
+    """Readable names for group values: member, segment and team names, "(none)" for blanks."""
     if not group_by:
         return {}
     groups = {_group_value(g) for g in series.index.get_level_values("group")} if len(series) else set()
@@ -299,4 +298,7 @@ def _labels(org, group_by, series) -> dict:
             labels[member.pk] = member.user.display_name
     if group_by == "segment":
         labels.update(Segment.objects.for_org(org).filter(pk__in=groups).values_list("pk", "name"))
+    if group_by == "team":
+        labels[None] = "(no team)"
+        labels.update(Team.objects.for_org(org).filter(pk__in=groups - {None}).values_list("pk", "name"))
     return labels
