@@ -36,6 +36,7 @@ from django.utils import timezone
 from apps.execution.models import Assignment, RejectReason, SlaPolicy, SlaTimer
 from apps.measurement import facts, sketch, tasks
 from apps.measurement.models import (
+    AttributionDay,
     CohortDay,
     DirtyDay,
     FunnelDay,
@@ -47,6 +48,7 @@ from apps.measurement.models import (
 from apps.measurement.services import rollup
 from apps.quality.services import source_mapping_create
 from apps.records import services as records
+from apps.records.models import Opportunity, Touchpoint
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -537,6 +539,71 @@ def test_a_merge_and_its_undo_dirty_every_day_of_both_leads(org, world):
     incremental = facts_of(org)
     rollup.rollup(org, full=True)
     assert facts_of(org) == incremental
+
+
+def attribution_of(org) -> list[tuple]:
+    rows = AttributionDay.objects.for_org(org).values_list(
+        "model", "day", "channel", "campaign", "opportunities", "pipeline", "won", "revenue"
+    )
+    return sorted(rows, key=repr)
+
+
+def test_deleted_rows_dirty_their_days_whoever_deletes_them(org, world):
+    rollup.rollup(org, full=True)
+    assert touches(org)[march(1), PS, "spring"] == (3, 2)
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+
+    # Plain deletes, as the admin or SQL would make them: no service is told.
+    world.a.stage_events.filter(at=utc(5, 12)).delete()  # A's re-entry into MQL
+    Touchpoint.objects.filter(lead=world.d).delete()  # D's touch on the 1st
+    Assignment.objects.filter(pk=world.c1.pk).delete()  # offered on the 4th
+    assert rollup.dirty_days(org, mark) == [march(d) for d in (1, 2, 3, 4, 5, 6)]
+    reasons = set(DirtyDay.objects.for_org(org).values_list("reason", flat=True))
+    assert reasons == {"stageevent deleted", "touchpoint deleted", "assignment deleted"}
+    # A: 2nd (inquiry, mql), 3rd (recycled), 6th (sal) and the deleted 5th. D's touch: the 1st and the
+    # creation of D's open deal (6th). The assignment: the 4th.
+    assert set(
+        DirtyDay.objects.for_org(org).filter(reason="stageevent deleted").values_list("day", flat=True)
+    ) == {march(2), march(3), march(5), march(6)}
+
+    rollup.rollup(org)
+    assert touches(org)[march(1), PS, "spring"] == (2, 1)
+    assert march(4) not in {key[0] for key in responses(org)}
+    # A went recycled -> sal on the 6th without re-entering MQL: no MQL entry on the 5th any more.
+    assert not any(key[0] == march(5) and key[1] == "mql" for key in funnel(org))
+    incremental = facts_of(org), attribution_of(org)
+    rollup.rollup(org, full=True)
+    assert (facts_of(org), attribution_of(org)) == incremental
+
+
+def test_a_deleted_lead_or_opportunity_dirties_its_days_and_its_deals(org, world):
+    rollup.rollup(org, full=True)
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+
+    # A goes with its events (2nd to 6th), touches (1st) and assignment (2nd); its deals, created on the
+    # 5th and 6th, lose their primary contact.
+    type(world.a).objects.filter(pk=world.a.pk).delete()
+    assert rollup.dirty_days(org, mark) == [march(d) for d in (1, 2, 3, 5, 6)]
+    rollup.rollup(org)
+    incremental = facts_of(org), attribution_of(org)
+    rollup.rollup(org, full=True)
+    assert (facts_of(org), attribution_of(org)) == incremental
+
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+    # D's open deal (6th) loses its contact without a stamp; the won deal (5th) is deleted.
+    Opportunity.objects.filter(pk=world.open.pk).update(primary_contact=None)
+    world.won.delete()
+    assert rollup.dirty_days(org, mark) == [march(5), march(6)]
+    reasons = dict(DirtyDay.objects.for_org(org).values_list("day", "reason"))
+    assert reasons == {march(5): "opportunity deleted", march(6): "opportunity contact changed"}
+    rollup.rollup(org)
+    assert not OpportunityDay.objects.for_org(org).filter(day=march(20)).exists()  # the day it was won
+    incremental = facts_of(org), attribution_of(org)
+    rollup.rollup(org, full=True)
+    assert (facts_of(org), attribution_of(org)) == incremental
 
 
 # --- Local days and DST --------------------------------------------------------------------------

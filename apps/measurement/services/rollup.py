@@ -22,7 +22,9 @@ table has its own dirty days, because each depends on different rows:
 - explicit DirtyDay rows are dirty for every table whatever the watermark says:
   an edited touchpoint names its old and new day and its opportunities' days
   (records.services.touchpoint_upsert), a merge and its undo every day of both
-  leads (`mark_leads_dirty`).
+  leads (`mark_leads_dirty`), and a deleted stage event, touchpoint,
+  assignment or opportunity the days it leaves changed (database triggers:
+  migration 0005, whoever deletes).
 
 The by-segment funnel also depends on segment membership, which a full
 recompute of a segment may change on any day: the run rebuilds, over every
