@@ -157,8 +157,9 @@ ORG_PAGES = {
     "quality_sources_reapply": None,
     "quality_completeness": None,
     "quality_completeness_delete": "completeness_rule",
-    # execution reports (speed to lead, SLA compliance, rejections, fairness)
+    # execution reports (speed to lead, SLA compliance, rejections, fairness, the offers list)
     "execution_reports": None,
+    "execution_offers": None,
     "execution_sla_report": None,
     "execution_rejections_report": None,
     "execution_fairness_report": None,

@@ -220,13 +220,17 @@ OPPORTUNITY_FILTERS = {"channel": "channel", "team": "team", "owner": "owner", "
 LISTS = {
     "leads": ("records_leads", LEAD_FILTERS),
     "opportunities": ("records_opportunities", OPPORTUNITY_FILTERS),
+    # The offers behind the assignment figures (apps.execution.selectors.offers): the rep offered to is
+    # the owner, channel and campaign are the lead's.
+    "offers": ("execution_offers", OPPORTUNITY_FILTERS),
 }
 
 
 def drilldown_url(
     org, kind: str, query: DashboardQuery | None = None, *, window: tuple | None = None, **extra
 ) -> str:
-    """The records list ("leads" or "opportunities") behind a number, carrying the dashboard's filters.
+    """The records list ("leads", "opportunities" or "offers") behind a number, carrying the dashboard's
+    filters.
 
     `extra` are the list's own filters. Three of them take the days of the query's window (or of
     `window`, a (start, end) pair such as the previous period):
@@ -234,6 +238,8 @@ def drilldown_url(
         entered_stage="mql"   leads that first entered MQL in the window (entered_from/entered_to)
         created=True          leads created (first stage event) / opportunities created in the window
         closed=True           opportunities closed in the window
+
+    Offers always take the window's days (`from`, `to`: the days they were offered on).
     """
     name, mapping = LISTS[kind]
     params: dict[str, str] = {}
@@ -252,6 +258,8 @@ def drilldown_url(
             params.update({"created_after": start.isoformat(), "created_before": after})
         if closed:
             params.update({"close_after": start.isoformat(), "close_before": after})
+        if kind == "offers":
+            params.update({"from": start.isoformat(), "to": end.isoformat()})
     return f"{reverse(name, args=[org.slug])}?{urlencode(params)}"
 
 

@@ -37,7 +37,6 @@ from .base import (
     facts_version,
     format_change,
     format_value,
-    metric_url,
     primary_plans_stamp,
     quarter_range,
     section,
@@ -187,6 +186,8 @@ def _share(month: datetime.date, start: datetime.date, end: datetime.date) -> fl
 
 COUNTS = ("new_leads", "mqls", "sals", "sqls")
 STAGE_OF = {"mqls": "mql", "sals": "sal", "sqls": "sql"}
+# The offers list's `show` behind each assignment figure (apps.execution.selectors.offers.SHOW).
+OFFERS_SHOWN = {"speed_to_lead_p50": "first", "speed_to_lead_p90": "first", "sla_compliance": "sla"}
 
 
 def weekly_review(query: DashboardQuery, *, today: datetime.date | None = None) -> Dashboard:
@@ -223,9 +224,8 @@ def _links(query: DashboardQuery, key: str, metric_key: str, window: tuple) -> s
         return drilldown_url(org, "leads", query, window=window, entered_stage=STAGE_OF[key])
     if key == "pipeline_created":
         return drilldown_url(org, "opportunities", query, window=window, created=True)
-    # Assignment figures have no records list: their metric page, over the same days and filters.
-    start, end = window
-    return metric_url(org, metric_key, query, **{"from": start.isoformat(), "to": end.isoformat()})
+    # Assignment figures: the offers they count (speed-to-lead reads first offers that were touched).
+    return drilldown_url(org, "offers", query, window=window, show=OFFERS_SHOWN.get(key))
 
 
 def _indicator_table(query: DashboardQuery, indicators: list[dict]) -> Table:
