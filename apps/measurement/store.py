@@ -14,6 +14,8 @@ and what nobody in a team owns is the group None ("no team").
 """
 
 import datetime
+import itertools
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -280,22 +282,34 @@ def _aggregate(queryset, keys: list[str], measures: list[str]) -> list[dict]:
 
 
 def _frame(window: Window, rows: list[dict], measures: list[str], group_by: str | None) -> pd.DataFrame:
-    """Rows to a frame with a row for every period of the window (zeros where nothing happened)."""
+    """Rows to a frame with a row for every period of the window (zeros where nothing happened).
+
+    Rows falling on the same period (and group) are summed: the first period is clipped to the window's
+    start, and a team gathers several owners. Groups are sorted, blanks last."""
+    totals: dict = {}
+    for row in rows:
+        period = _label(window, row["period"]) if window.grain is not None else window.start
+        key = (period, row["group"]) if group_by else period
+        into = totals.setdefault(key, [0.0] * len(measures))
+        for position, measure in enumerate(measures):
+            into[position] += float(row[measure] or 0)
     periods = window.periods()
-    frame = pd.DataFrame(rows, columns=["period", *(["group"] if group_by else []), *measures])
-    if window.grain is None:
-        frame["period"] = window.start
-    frame["period"] = [_label(window, p) for p in frame["period"]]
-    for measure in measures:
-        frame[measure] = frame[measure].astype(float)
-    keys = ["period", "group"] if group_by else ["period"]
-    frame = frame.groupby(keys, dropna=False).sum()
     if group_by:
-        groups = frame.index.get_level_values("group").unique()
-        full = pd.MultiIndex.from_product([periods, groups], names=keys)
+        groups = sorted({key[1] for key in totals}, key=lambda g: (_blank(g), g if not _blank(g) else 0))
+        keys = list(itertools.product(periods, groups))  # the index would read a blank group as NaN
+        index = pd.MultiIndex.from_tuples(keys, names=["period", "group"]) if keys else _EMPTY_GROUPS
     else:
-        full = pd.Index(periods, name="period")
-    return frame.reindex(full, fill_value=0.0)
+        keys = periods
+        index = pd.Index(periods, name="period")
+    zeros = [0.0] * len(measures)
+    return pd.DataFrame([totals.get(key, zeros) for key in keys], index=index, columns=measures, dtype=float)
+
+
+_EMPTY_GROUPS = pd.MultiIndex.from_tuples([], names=["period", "group"])
+
+
+def _blank(group) -> bool:
+    return group is None or (isinstance(group, float) and math.isnan(group))
 
 
 def attributed(org, model: str, window: Window, group_by: str | None = None, **where):

@@ -33,6 +33,7 @@ import datetime
 import itertools
 from dataclasses import dataclass
 
+from apps.core import memo
 from apps.measurement import store
 from apps.measurement.metrics import engine
 from apps.records.models import LifecycleStage
@@ -117,7 +118,13 @@ def _rate(total: float | None, empty: str, zero: str, basis: str) -> Estimate:
 
 
 def assumptions_from_history(org, start: datetime.date, end: datetime.date) -> History:
-    """Default conversion assumptions from the organisation's history between start and end (inclusive)."""
+    """Default conversion assumptions from the organisation's history between start and end (inclusive).
+
+    Computed once within a memo scope (a dashboard's targets and leaks read the same history)."""
+    return memo.remembered(("history", org.pk, start, end), lambda: _from_history(org, start, end))
+
+
+def _from_history(org, start: datetime.date, end: datetime.date) -> History:
     stages = funnel_stages(org)
     window = store.Window(start, end, None)
     span = f"{start.isoformat()} to {end.isoformat()}"

@@ -1,5 +1,6 @@
 """The review dashboards by name, and the one call the pages, their CSV exports and the API make."""
 
+from apps.core import memo
 from apps.measurement.metrics import engine
 
 from . import base
@@ -40,4 +41,5 @@ def build(name: str, org, values):
         query = base.parse_query(org, values, default_preset=preset, today=today)
     except engine.QueryError as error:
         return None, error.errors
-    return builder(query, today=today), None
+    with memo.scope():
+        return builder(query, today=today), None
