@@ -49,7 +49,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
-from django.db.models import Sum
+from django.db import connection
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -139,62 +139,90 @@ class _Baseline:
 # --- Reading the facts ---------------------------------------------------------------------------
 
 
-def _sum_rows(model, org, window: store.Window, keys: list[str], measures: list[str], **where):
-    queryset = model.objects.for_org(org).filter(day__gte=window.start, day__lte=window.end, **where)
-    return queryset.values(*keys).annotate(**{m: Sum(m) for m in measures}).order_by()
+def _counts(org, dimension: str, requests) -> list[dict[tuple[str, str], _Counts]]:
+    """For each (pair, window) of `requests`, {(from_stage, group): counts}.
 
-
-def _counts(org, window: store.Window, dimension: str, pairs) -> dict[tuple[str, str], _Counts]:
-    """{(from_stage, group): counts} for every pair, in one or two statements per fact table."""
-    from_stages = [a for a, _ in pairs]
-    to_of = dict(pairs)
-    out: dict[tuple[str, str], _Counts] = defaultdict(_Counts)
+    Every request is read at once: one statement per fact table, joined to the list of requests, so a
+    dimension's current and trailing windows of every pair cost two statements, not two per window."""
+    found: list[dict[tuple[str, str], _Counts]] = [defaultdict(_Counts) for _ in requests]
+    if not requests:
+        return found
+    params = {
+        "org": org.pk,
+        "idx": list(range(len(requests))),
+        "from": [pair[0] for pair, _ in requests],
+        "to": [pair[1] for pair, _ in requests],
+        "lo": [window.start for _, window in requests],
+        "hi": [window.end for _, window in requests],
+    }
+    spans = """w AS (
+        SELECT * FROM unnest(%(idx)s::int[], %(from)s::text[], %(to)s::text[], %(lo)s::date[], %(hi)s::date[])
+            AS w(idx, from_stage, to_stage, lo, hi)
+    )"""
     if dimension == "segment":
-        stages = sorted({*from_stages, *to_of.values()})
-        rows = _sum_rows(
-            FunnelSegmentDay, org, window, ["stage", "segment_id"], ["first_entries"], stage__in=stages
-        )
-        entries = {(r["stage"], str(r["segment_id"])): float(r["first_entries"] or 0) for r in rows}
-        for (stage, group), value in entries.items():
-            if stage in to_of:
-                counts = out[stage, group]
-                counts.entries, counts.cohort = value, False
-                counts.reached = entries.get((to_of[stage], group), 0.0)
-        return out
+        # Period rates: the segment's first entries into the to-stage over those into the from-stage.
+        sql = f"""
+        WITH {spans}
+        SELECT w.idx, f.segment_id::text,
+               sum(f.first_entries) FILTER (WHERE f.stage = w.from_stage),
+               coalesce(sum(f.first_entries) FILTER (WHERE f.stage = w.to_stage), 0)
+        FROM {FunnelSegmentDay._meta.db_table} f
+        JOIN w ON f.stage IN (w.from_stage, w.to_stage) AND f.day BETWEEN w.lo AND w.hi
+        WHERE f.organization_id = %(org)s
+        GROUP BY w.idx, f.segment_id
+        """  # noqa: S608 (only the model's table name is interpolated)
+        for idx, group, entries, reached in _fetch(sql, params):
+            if entries is not None:
+                counts = found[idx][requests[idx][0][0], group]
+                counts.entries, counts.cohort, counts.reached = float(entries), False, float(reached)
+        return found
     if dimension == "team":
         funnel_model, cohort_model, column = FunnelDay, CohortDay, "owner_id"
     else:
         funnel_model, cohort_model, column = FunnelChannelDay, CohortChannelDay, "channel"
-    keys = [column] if dimension else []
+
+    def group(alias: str) -> str:
+        return f"{alias}.{column}" if dimension else "NULL"
+
     teams = store.teams_by_owner(org) if dimension == "team" else {}
 
-    def groups(row) -> list[str]:
+    def groups(value) -> list[str]:
         if not dimension:
             return [""]
         if dimension == "team":
-            return [str(t) for t in teams.get(row[column], [])]
-        return [row[column] or ""]
+            return [str(team) for team in teams.get(value, [])]
+        return [value or ""]
 
-    rows = _sum_rows(funnel_model, org, window, ["stage", *keys], ["first_entries"], stage__in=from_stages)
-    for row in rows:
-        for group in groups(row):
-            out[row["stage"], group].entries += float(row["first_entries"] or 0)
-    rows = _sum_rows(
-        cohort_model,
-        org,
-        window,
-        ["from_stage", "to_stage", *keys],
-        ["reached", "lag_seconds"],
-        from_stage__in=from_stages,
-    )
-    for row in rows:
-        if to_of.get(row["from_stage"]) != row["to_stage"]:
-            continue
-        for group in groups(row):
-            counts = out[row["from_stage"], group]
-            counts.reached += float(row["reached"] or 0)
-            counts.lag_seconds += float(row["lag_seconds"] or 0)
-    return out
+    sql = f"""
+    WITH {spans}
+    SELECT w.idx, {group("f")}, sum(f.first_entries)
+    FROM {funnel_model._meta.db_table} f JOIN w ON f.stage = w.from_stage AND f.day BETWEEN w.lo AND w.hi
+    WHERE f.organization_id = %(org)s
+    GROUP BY 1, 2
+    """  # noqa: S608 (only the models' table and column names are interpolated)
+    for idx, value, entries in _fetch(sql, params):
+        for name in groups(value):
+            found[idx][requests[idx][0][0], name].entries += float(entries or 0)
+    sql = f"""
+    WITH {spans}
+    SELECT w.idx, {group("c")}, sum(c.reached), sum(c.lag_seconds)
+    FROM {cohort_model._meta.db_table} c
+    JOIN w ON c.from_stage = w.from_stage AND c.to_stage = w.to_stage AND c.day BETWEEN w.lo AND w.hi
+    WHERE c.organization_id = %(org)s
+    GROUP BY 1, 2
+    """  # noqa: S608 (only the models' table and column names are interpolated)
+    for idx, value, reached, lag_seconds in _fetch(sql, params):
+        for name in groups(value):
+            counts = found[idx][requests[idx][0][0], name]
+            counts.reached += float(reached or 0)
+            counts.lag_seconds += float(lag_seconds or 0)
+    return found
+
+
+def _fetch(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _deal_facts(org, window: store.Window) -> tuple[float | None, float | None]:
@@ -328,7 +356,9 @@ def _maturity(org, start: datetime.date, pairs) -> dict[str, int]:
     """Days each pair's cohorts are held back: twice the pair's mean lag over the `MATURITY_HISTORY_DAYS`
     before `start` (whole days, at most `MAX_MATURITY_DAYS`)."""
     history = store.Window(start - datetime.timedelta(days=MATURITY_HISTORY_DAYS), start, None)
-    counts = _counts(org, history, "", pairs)
+    counts: dict[tuple[str, str], _Counts] = defaultdict(_Counts)
+    for found in _counts(org, "", [(pair, history) for pair in pairs]):
+        counts.update(found)
     out = {}
     for from_stage, _ in pairs:
         lag = counts[from_stage, ""].lag_days
@@ -368,9 +398,15 @@ def find_leaks(
     plan = _plan_baseline(org, end, today, keys)
     maturity = _maturity(org, start, pairs)
     windows = {a: _windows(start, end, maturity[a]) for a, _ in pairs}
+    # Each dimension's counts of every pair, over its current window and its trailing one.
+    counted = {}
+    for dimension in {"", *dimensions}:
+        current = [(pair, windows[pair[0]][0]) for pair in pairs]
+        found = _counts(org, dimension, current + [(pair, windows[pair[0]][1]) for pair in pairs])
+        counted[dimension] = (found[: len(pairs)], found[len(pairs) :])
     overall_trailing = {}
-    for pair in pairs:
-        overall_trailing.update(_counts(org, windows[pair[0]][1], "", [pair]))
+    for found in counted[""][1]:
+        overall_trailing.update(found)
     deal_window = _windows(start, end, 0)[1]
     trailing_base, trailing_win = _trailing_baseline(org, overall_trailing, deal_window, pairs)
     if trailing_win is not None:
@@ -380,9 +416,9 @@ def find_leaks(
     for dimension in dimensions:
         for index, pair in enumerate(pairs):
             from_stage, to_stage = pair
-            window, trailing = windows[from_stage]
-            now = _counts(org, window, dimension, [pair])
-            before = overall_trailing if not dimension else _counts(org, trailing, dimension, [pair])
+            window = windows[from_stage][0]
+            now = counted[dimension][0][index]
+            before = overall_trailing if not dimension else counted[dimension][1][index]
             labels = _labels(org, dimension, {group for _, group in now})
             later = keys[index + 1 :]
             for (stage, group), counts in sorted(now.items()):

@@ -48,7 +48,7 @@ TABLES = {
 # Coarser copies without the owner and campaign dimensions, read whenever a
 # query needs neither: far fewer rows per day.
 COARSE = {"funnel": FunnelChannelDay, "cohort": CohortChannelDay}
-COARSE_KEYS = {"channel", "channel__in", "stage", "from_stage", "to_stage"}
+COARSE_KEYS = {"channel", "channel__in", "stage", "stage__in", "from_stage", "to_stage"}
 
 # Copies keyed by a dimension the detailed table lacks: the only table a query grouped by it can read.
 BY_DIMENSION = {("funnel", "segment"): FunnelSegmentDay}

@@ -68,11 +68,16 @@ def _stages(org) -> list[tuple[str, str]]:
 def exit_sketch(query: DashboardQuery, stage: str, start: datetime.date, end: datetime.date) -> dict:
     """The merged sketch of the exits from `stage` over start..end: what the time_in_stage metrics read
     (one read gives the median, the p90 and the distribution)."""
+    return _exit_sketches(query, [stage], start, end).get(stage, {})
+
+
+def _exit_sketches(query: DashboardQuery, stages: list[str], start: datetime.date, end: datetime.date):
+    """{stage: merged sketch of its exits over start..end}, every stage in one read."""
     window = store.Window(start, end, None)
     lookups = engine.filter_lookups(query.org, query.filters)
-    where = Query(query.org, window, None, {}, lookups).where(stage=stage)
-    merged = store.sketches(query.org, "funnel", "exit_sketch", window, **where)
-    return merged.get((start,), {})
+    where = Query(query.org, window, None, {}, lookups).where(stage__in=stages)
+    merged = store.sketches(query.org, "funnel", "exit_sketch", window, "stage", **where)
+    return {stage: counts for (_, stage), counts in merged.items()}
 
 
 def hours(counts: dict, quantile: float) -> float | None:
@@ -126,14 +131,10 @@ def time_in_stage(query: DashboardQuery, sketches: dict | None = None) -> Chart:
 
 def exit_sketches(query: DashboardQuery) -> dict[str, tuple[dict, dict]]:
     """{stage: (sketch of the window, sketch of the previous window when comparing)}."""
-    before_start, before_end = query.previous
-    return {
-        key: (
-            exit_sketch(query, key, query.start, query.end),
-            exit_sketch(query, key, before_start, before_end) if query.compare else {},
-        )
-        for key, _ in _stages(query.org)
-    }
+    stages = [key for key, _ in _stages(query.org)]
+    current = _exit_sketches(query, stages, query.start, query.end)
+    previous = _exit_sketches(query, stages, *query.previous) if query.compare else {}
+    return {key: (current.get(key, {}), previous.get(key, {})) for key in stages}
 
 
 def distribution(counts: dict) -> list[int]:
