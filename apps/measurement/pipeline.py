@@ -64,6 +64,9 @@ BUCKET_LABELS = {
 # Sign of each bucket in the equation (start and end are totals).
 SIGNS = {"created": 1, "progressed": 1, "regressed": -1, "won": -1, "lost": -1, "pushed": -1}
 FILTERS = ("channel", "owner", "team", "campaign", "type")
+# A page keeps its waterfalls until a deal changes, and this long at most: the filters read the deals'
+# current owners, teams and contacts, which leave no deal snapshot when they change.
+CACHE_SECONDS = 300
 # The win rate behind the forecast is measured over this many days before the quarter starts.
 WIN_RATE_DAYS = 365
 
@@ -104,6 +107,14 @@ class Waterfall:
             }
             for bucket in BUCKETS
         ]
+
+
+def history_version(org) -> str:
+    """What the waterfalls of `org` read, stamped: its latest deal snapshot and how many deals it has (a
+    deleted deal leaves no snapshot)."""
+    events = Opportunity.pgh_event_model.objects.filter(organization_id=org.pk)
+    latest = events.order_by("-pgh_id").values_list("pgh_id", flat=True).first()
+    return f"deals:{latest}:{Opportunity.objects.for_org(org).count()}"
 
 
 def scope_for(org, end: datetime.date, filters: dict | None = None) -> Scope:
@@ -342,7 +353,19 @@ def _opportunity_sums(org, scope: Scope, window: store.Window, owners) -> dict[s
     return {m: float(picked[m].sum()) for m in measures}
 
 
-def outlook(org, *, end: datetime.date, scope: Scope | None = None) -> Outlook:
+def goal_scope(scope: Scope) -> Scope:
+    """The scope the new bookings goal is measured on: new business, and the scope's team if any."""
+    team = scope.filters.get("team")
+    filters = {"type": "new_business", **({"team": team} if team else {})}
+    return Scope(scope.fiscal_year, scope.quarter, scope.quarter_start, scope.quarter_end, filters)
+
+
+def open_pipeline(org, *, end: datetime.date, scope: Scope) -> float:
+    """The open new-business pipeline closing in the quarter at the end of `end` (the goal's scope)."""
+    return float(waterfall(org, start=end, end=end, scope=goal_scope(scope)).amounts["end"])
+
+
+def outlook(org, *, end: datetime.date, scope: Scope | None = None, pipeline: float | None = None) -> Outlook:
     """Coverage and forecast for the quarter containing `end`, as of `end`.
 
     Both compare against the new bookings goal (organisation-wide, or the filtered team's goal), so they
@@ -358,22 +381,20 @@ def outlook(org, *, end: datetime.date, scope: Scope | None = None) -> Outlook:
     - forecast = won + open pipeline * win rate.
     """
     scope = scope or scope_for(org, end)
-    team = scope.filters.get("team")
-    goal_filters = {"type": "new_business", **({"team": team} if team else {})}
-    goal_scope = Scope(scope.fiscal_year, scope.quarter, scope.quarter_start, scope.quarter_end, goal_filters)
-    owners = _owner_ids(org, goal_scope)
+    measured = goal_scope(scope)
+    owners = _owner_ids(org, measured)
     measured_to = min(end, scope.quarter_end)
     won = (
-        _opportunity_sums(org, goal_scope, store.Window(scope.quarter_start, measured_to, None), owners)[
+        _opportunity_sums(org, measured, store.Window(scope.quarter_start, measured_to, None), owners)[
             "won_amount"
         ]
         if measured_to >= scope.quarter_start
         else 0.0
     )
-    open_pipeline = float(waterfall(org, start=end, end=end, scope=goal_scope).amounts["end"])
+    open_now = open_pipeline(org, end=end, scope=scope) if pipeline is None else pipeline
     history_end = scope.quarter_start - datetime.timedelta(days=1)
     history = store.Window(history_end - datetime.timedelta(days=WIN_RATE_DAYS - 1), history_end, None)
-    closed = _opportunity_sums(org, goal_scope, history, owners)
+    closed = _opportunity_sums(org, measured, history, owners)
     total_closed = closed["won_amount"] + closed["lost_amount"]
     win_rate = closed["won_amount"] / total_closed if total_closed > 0 else None
     basis = (
@@ -384,10 +405,11 @@ def outlook(org, *, end: datetime.date, scope: Scope | None = None) -> Outlook:
     goal = _goal(org, scope)
     target = float(goal.target) if goal else None
     remaining = target - won if target is not None else None
-    coverage = open_pipeline / remaining if remaining and remaining > 0 else None
-    forecast = won + open_pipeline * win_rate if win_rate is not None else None
+    coverage = open_now / remaining if remaining and remaining > 0 else None
+    forecast = won + open_now * win_rate if win_rate is not None else None
     attainment = forecast / target * 100 if forecast is not None and target else None
     label = "organisation"
+    team = scope.filters.get("team")
     if team:
         from apps.accounts.models import Team
 
@@ -399,7 +421,7 @@ def outlook(org, *, end: datetime.date, scope: Scope | None = None) -> Outlook:
         label,
         target,
         won,
-        open_pipeline,
+        open_now,
         remaining,
         coverage,
         win_rate,
@@ -489,17 +511,25 @@ def _filters(query, kind: str) -> dict:
 def pipeline_dashboard(query, *, kind: str = "", bucket: str = ""):
     """The waterfall (and the previous period's when comparing), coverage and forecast, and the
     opportunities behind one bucket."""
-    from .dashboards.base import DASH, Cell, Chart, Dashboard, Table, format_value
+    from .dashboards.base import DASH, Cell, Chart, Dashboard, Table, cached, format_value
 
     org = query.org
     scope = scope_for(org, query.end, _filters(query, kind))
-    result = waterfall(org, start=query.start, end=query.end, scope=scope)
-    previous = None
-    if query.compare:
-        before_start, before_end = query.previous
-        previous = waterfall(
-            org, start=before_start, end=before_end, scope=scope_for(org, before_end, scope.filters)
-        )
+
+    def waterfalls():
+        previous = None
+        if query.compare:
+            before_start, before_end = query.previous
+            previous = waterfall(
+                org, start=before_start, end=before_end, scope=scope_for(org, before_end, scope.filters)
+            )
+        current = waterfall(org, start=query.start, end=query.end, scope=scope)
+        return current, previous, open_pipeline(org, end=query.end, scope=scope)
+
+    parts = ["waterfalls", query.start, query.end, query.compare, scope.filters]
+    result, previous, open_now = cached(
+        org, history_version(org), parts, waterfalls, fresh=query.fresh, seconds=CACHE_SECONDS
+    )
     board = Dashboard(query)
     type_override = {"type": kind} if kind else {}
 
@@ -545,7 +575,7 @@ def pipeline_dashboard(query, *, kind: str = "", bucket: str = ""):
             table.rows.append(cells)
     board.charts.append(Chart("waterfall", "Pipeline waterfall", waterfall_figure(result), table))
 
-    view = outlook(org, end=query.end, scope=scope)
+    view = outlook(org, end=query.end, scope=scope, pipeline=open_now)
     outlook_table = Table(
         "outlook",
         f"Coverage and forecast against the {view.goal_scope}'s new bookings goal",

@@ -225,7 +225,10 @@ class StageEvent(OrgOwned):
         ]
 
 
-@pghistory.track()
+# The pipeline waterfall reads this history; its cache is keyed by the organisation's latest snapshot.
+@pghistory.track(
+    meta={"indexes": [models.Index(fields=["organization", "-pgh_id"], name="opportunityevent_org_idx")]}
+)
 class Opportunity(OrgOwned):
     class Status(models.TextChoices):
         OPEN = "open", "Open"

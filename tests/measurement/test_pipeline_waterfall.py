@@ -28,6 +28,8 @@ from decimal import Decimal
 
 import pgtrigger
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.measurement import pipeline
@@ -283,3 +285,25 @@ def test_the_definitions_page_defines_the_buckets(org, owner_client):
     assert "Pipeline, leaks and red flags" in page
     assert "start + created + progressed \u2212 regressed \u2212 won \u2212 lost \u2212 pushed = end" in page
     assert "Revenue at stake" in page
+
+
+def _waterfall_statements(queries) -> int:
+    return sum("in_scope" in query["sql"] for query in queries.captured_queries)
+
+
+def test_the_page_keeps_its_waterfall_until_a_deal_changes(history):
+    first, _ = pipeline.build_dashboard(history, MAY)
+    with CaptureQueriesContext(connection) as queries:
+        again, _ = pipeline.build_dashboard(history, MAY)
+    assert _waterfall_statements(queries) == 0
+    assert again.extra["waterfall"] == first.extra["waterfall"]
+    with CaptureQueriesContext(connection) as queries:
+        pipeline.build_dashboard(history, {**MAY, "fresh": "1"})
+    assert _waterfall_statements(queries) == 2  # the period's and the outlook's open pipeline
+
+    # E (open at the end of May at 450) is raised to 460: a new snapshot, so the page recomputes.
+    change(Opportunity.objects.get(organization=history, name="E"), noon(5, 29), amount=460)
+    with CaptureQueriesContext(connection) as queries:
+        changed, _ = pipeline.build_dashboard(history, MAY)
+    assert _waterfall_statements(queries) == 2
+    assert changed.extra["waterfall"]["end"] == first.extra["waterfall"]["end"] + 10

@@ -397,8 +397,9 @@ def facts_version(org) -> str:
     return finished.isoformat() if finished else "none"
 
 
-def cached(org, version: str, parts, compute, *, fresh: bool = False):
-    """compute(), or what it returned for the same `parts` under the same facts `version`."""
+def cached(org, version: str, parts, compute, *, fresh: bool = False, seconds: int = CACHE_SECONDS):
+    """compute(), or what it returned for the same `parts` under the same `version` (of the facts, or
+    of whatever else it reads) within `seconds`."""
     spec = json.dumps(parts, sort_keys=True, default=str)
     key = f"dash:{org.pk}:{version}:{hashlib.sha256(spec.encode()).hexdigest()[:32]}"
     if not fresh:
@@ -406,7 +407,7 @@ def cached(org, version: str, parts, compute, *, fresh: bool = False):
         if found is not None:
             return found[0]
     value = compute()
-    cache.set(key, (value,), CACHE_SECONDS)
+    cache.set(key, (value,), seconds)
     return value
 
 
