@@ -104,9 +104,14 @@ def stage_update(
         raise ServiceError("Every stage needs a written entry criterion.", field="entry_criteria")
     if fields.get("owner_team") is not None and fields["owner_team"].organization_id != org.pk:
         raise ServiceError("Pick a team of this organisation.", field="owner_team")
+    reordered = "order" in fields and fields["order"] != stage.order
     for key, value in fields.items():
         setattr(stage, key, value)
     stage.save()
+    if reordered:
+        from apps.measurement.services import rollup
+
+        rollup.mark_funnel_reshaped(org, reason=f"stage {stage.key} reordered")
     latest = StageDefinitionVersion.objects.for_org(org).order_by("-number").first()
     return StageDefinitionVersion.objects.create(
         organization=org,

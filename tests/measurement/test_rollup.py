@@ -606,6 +606,30 @@ def test_a_deleted_lead_or_opportunity_dirties_its_days_and_its_deals(org, world
     assert (facts_of(org), attribution_of(org)) == incremental
 
 
+def test_reordering_funnel_stages_rebuilds_the_facts_that_read_the_order(org, world):
+    rollup.rollup(org, full=True)
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+    # B moved from SAL straight into Opportunity: SQL lay between them, so it was a skip.
+    assert funnel(org)[march(5), "opportunity", EV, "", world.ana.pk][4] == 1
+
+    # SQL moved after Opportunity (as the stage change request would): B's move no longer skips it.
+    stages = records.stages_by_key(org)
+    records.stage_update(org=org, stage=stages["sql"], order=stages["opportunity"].order + 1)
+    assert rollup.dirty_days(org, mark) == [march(d) for d in (2, 3, 5, 6)]  # every day with an event
+    rollup.rollup(org)
+    assert funnel(org)[march(5), "opportunity", EV, "", world.ana.pk][4] == 0
+    incremental = facts_of(org)
+    rollup.rollup(org, full=True)
+    assert facts_of(org) == incremental
+
+    # A change that leaves the order alone rebuilds nothing.
+    mark = timezone.now()
+    _as_if_last_run_ended(org, mark)
+    records.stage_update(org=org, stage=stages["mql"], name="Marketing qualified")
+    assert rollup.dirty_days(org, mark) == []
+
+
 # --- Local days and DST --------------------------------------------------------------------------
 
 

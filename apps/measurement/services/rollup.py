@@ -24,7 +24,8 @@ table has its own dirty days, because each depends on different rows:
   (records.services.touchpoint_upsert), a merge and its undo every day of both
   leads (`mark_leads_dirty`), and a deleted stage event, touchpoint,
   assignment or opportunity the days it leaves changed (database triggers:
-  migration 0005, whoever deletes).
+  migration 0005, whoever deletes), and a reordered stage every day with a
+  stage event (`mark_funnel_reshaped`).
 
 The by-segment funnel also depends on segment membership, which a full
 recompute of a segment may change on any day: the run rebuilds, over every
@@ -200,6 +201,23 @@ SELECT %(org)s, now(), now(), day, %(reason)s FROM (
 ) days
 ON CONFLICT (organization_id, day) DO NOTHING
 """
+
+
+EVENT_DAYS_SQL = """
+INSERT INTO measurement_dirtyday (organization_id, created_at, updated_at, day, reason)
+SELECT %(org)s, now(), now(), day, %(reason)s FROM (
+    SELECT DISTINCT (at AT TIME ZONE %(tz)s)::date AS day FROM records_stageevent
+    WHERE organization_id = %(org)s
+) days
+ON CONFLICT (organization_id, day) DO NOTHING
+"""
+
+
+def mark_funnel_reshaped(org, reason: str = "") -> None:
+    """Have the next run recompute every day with a stage event: the funnel's order changed, and with it
+    which moves skip a stage and which stages a cohort converts to."""
+    with connection.cursor() as cursor:
+        cursor.execute(EVENT_DAYS_SQL, {"org": org.pk, "tz": org.time_zone, "reason": reason[:200]})
 
 
 def mark_leads_dirty(org, lead_ids, reason: str = "") -> None:
