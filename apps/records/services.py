@@ -6,6 +6,7 @@ event and scores its completeness, in one transaction. Stage changes always go
 through `lead_change_stage`, which appends a StageEvent.
 """
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
@@ -109,9 +110,11 @@ def stage_update(
         setattr(stage, key, value)
     stage.save()
     if reordered:
-        from apps.measurement.services import rollup
+        _funnel_reshaped(org, f"stage {stage.key} reordered")
+    return _publish(org, actor=actor, note=note, effective_from=effective_from)
 
-        rollup.mark_funnel_reshaped(org, reason=f"stage {stage.key} reordered")
+
+def _publish(org, *, actor, note: str, effective_from=None) -> StageDefinitionVersion:
     latest = StageDefinitionVersion.objects.for_org(org).order_by("-number").first()
     return StageDefinitionVersion.objects.create(
         organization=org,
@@ -121,6 +124,76 @@ def stage_update(
         created_by=actor,
         effective_from=effective_from or timezone.now(),
     )
+
+
+# The stages the product itself reads (hand-offs, qualification, the dashboards' indicators): they can be
+# renamed and redefined, never removed.
+BUILT_IN_STAGES = frozenset(key for key, *_ in DEFAULT_STAGES)
+
+
+@transaction.atomic
+def stage_create(
+    *, org, key: str, name: str, order: int, kind: str, entry_criteria: str, owner_team=None, rule=None,
+    actor=None, note: str = "",
+) -> LifecycleStage:  # fmt: skip
+    """Add a stage to the funnel (or a detour) and publish the set as a new version."""
+    ensure_direct_edit_allowed(org, "stages")
+    if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key):
+        raise ServiceError(
+            "A stage key is 1 to 40 lower-case letters, digits or underscores, starting with a letter.",
+            field="key",
+        )
+    if LifecycleStage.objects.for_org(org).filter(key=key).exists():
+        raise ServiceError(f"There is already a stage {key!r}.", field="key")
+    if kind not in (FUNNEL, DETOUR):
+        raise ServiceError(f"A stage is a {FUNNEL} or a {DETOUR} stage, not {kind!r}.", field="kind")
+    if not str(name or "").strip():
+        raise ServiceError("Every stage needs a name.", field="name")
+    if not str(entry_criteria or "").strip():
+        raise ServiceError("Every stage needs a written entry criterion.", field="entry_criteria")
+    try:
+        conditions.validate(rule or [])
+    except conditions.ConditionError as exc:
+        raise ServiceError(str(exc), field="rule") from None
+    if owner_team is not None and owner_team.organization_id != org.pk:
+        raise ServiceError("Pick a team of this organisation.", field="owner_team")
+    stage = LifecycleStage.objects.create(
+        organization=org, key=key, name=name.strip(), order=order, kind=kind,
+        entry_criteria=entry_criteria.strip(), owner_team=owner_team, rule=rule or [],
+    )  # fmt: skip
+    _publish(org, actor=actor, note=note or f"Stage {name} added")
+    _funnel_reshaped(org, f"stage {key} added")
+    return stage
+
+
+@transaction.atomic
+def stage_delete(*, org, stage: LifecycleStage, actor=None, note: str = "") -> None:
+    """Remove a stage the organisation added, once no lead is in it, and publish the set.
+
+    Its past stage events keep its key, so history and the facts built from it stay as they were."""
+    ensure_direct_edit_allowed(org, "stages")
+    if stage.key in BUILT_IN_STAGES:
+        raise ServiceError(
+            f"{stage.name} is one of the stages revops itself reads; rename or redefine it instead.",
+            field="key",
+        )
+    waiting = Lead.objects.for_org(org).filter(stage=stage).count()
+    if waiting:
+        raise ServiceError(
+            f"{waiting} lead{'s are' if waiting != 1 else ' is'} in {stage.name}: move them to another stage "
+            "first.",
+            field="key",
+        )
+    key, name = stage.key, stage.name
+    stage.delete()
+    _publish(org, actor=actor, note=note or f"Stage {name} removed")
+    _funnel_reshaped(org, f"stage {key} removed")
+
+
+def _funnel_reshaped(org, reason: str) -> None:
+    from apps.measurement.services import rollup
+
+    rollup.mark_funnel_reshaped(org, reason=reason)
 
 
 def stages_by_key(org) -> dict[str, LifecycleStage]:

@@ -79,6 +79,63 @@ def test_stages_round_trip(org, owner, admin, lead):
     assert StageDefinitionVersion.objects.for_org(org).count() == versions + 2
 
 
+def test_a_change_request_adds_and_removes_stages(org, owner, admin, lead):
+    original = stages.export(org)
+    proposed = copy.deepcopy(original)
+    proposed["stages"].insert(2, {
+        "key": "demo_booked", "name": "Demo booked", "order": 25, "kind": "funnel",
+        "entry_criteria": "A first meeting with a rep is in the calendar.", "owner_team": None, "rule": [],
+    })  # fmt: skip
+    versions = StageDefinitionVersion.objects.for_org(org).count()
+    change = services.change_create(org=org, by=lead, subject="stages", title="Demo stage", proposed=proposed)
+    assert any(line.startswith("+") and "demo_booked" in line for line in services.change_diff(change))
+    approved_and_applied(org, change, by=lead, approver=admin)
+
+    keys = list(LifecycleStage.objects.for_org(org).order_by("order").values_list("key", flat=True))
+    assert keys[:4] == ["inquiry", "mql", "demo_booked", "sal"]
+    assert StageDefinitionVersion.objects.for_org(org).count() == versions + 1
+    assert stages.export(org) == proposed
+
+    # Rolling back removes the stage it added (nobody is in it).
+    services.change_rollback(org=org, change=change, by=admin)
+    assert stages.export(org) == original
+    assert not LifecycleStage.objects.for_org(org).filter(key="demo_booked").exists()
+
+
+def test_a_stage_is_removed_only_when_the_organisation_added_it_and_nobody_is_in_it(org, lead):
+    def removing(key):
+        proposed = stages.export(org)
+        proposed["stages"] = [s for s in proposed["stages"] if s["key"] != key]
+        return stages.validate(org, None, proposed)
+
+    assert "revops itself reads" in removing("sal")["stages"][0]
+    stage = records.stage_create(
+        org=org, key="demo_booked", name="Demo booked", order=25, kind="funnel",
+        entry_criteria="A first meeting is in the calendar.",
+    )  # fmt: skip
+    person = records.lead_create(org=org, email="dana@example.com")
+    records.lead_change_stage(org=org, lead=person, to="demo_booked")
+    assert removing("demo_booked") == {
+        "stages": ["1 lead is in Demo booked: move them to another stage first."]
+    }
+    records.lead_change_stage(org=org, lead=person, to="sal")
+    assert removing("demo_booked") == {}
+    assert LifecycleStage.objects.filter(pk=stage.pk).exists()  # validation changed nothing
+
+
+def test_a_new_stage_is_checked_like_any_other(org):
+    proposed = stages.export(org)
+    proposed["stages"].append({
+        "key": "Demo Booked", "name": "", "order": 90, "kind": "side", "entry_criteria": "",
+        "owner_team": None, "rule": [],
+    })  # fmt: skip
+    errors = stages.validate(org, None, proposed)
+    assert list(errors) == ["stages[8].key"]
+    assert "lower-case letters" in errors["stages[8].key"][0]
+    proposed["stages"][8]["key"] = "demo_booked"
+    assert "funnel or a detour" in stages.validate(org, None, proposed)["stages[8].kind"][0]
+
+
 @pytest.fixture
 def pools(org):
     ana, bob, cy = (make_rep(org, name) for name in ("Ana Ruiz", "Bob Lee", "Cy Chan"))
@@ -443,7 +500,8 @@ def test_status_rules(org, admin, lead):
     ("subject", "edit", "field"),
     [
         ("stages", lambda d: d["stages"][1].update(entry_criteria="  "), "proposed.stages[1].entry_criteria"),
-        ("stages", lambda d: d["stages"][0].update(key="lead"), "proposed.stages[0].key"),
+        ("stages", lambda d: d["stages"][0].update(key="Lead!"), "proposed.stages[0].key"),
+        ("stages", lambda d: d["stages"][0].update(key="lead"), "proposed.stages"),  # inquiry stays
         ("stages", lambda d: d["stages"][2].update(kind="detour"), "proposed.stages[2].kind"),
         ("stages", lambda d: d["stages"][0].update(order="first"), "proposed.stages[0].order"),
         ("metrics", lambda d: d.update(gross_margin=1.5), "proposed.gross_margin"),

@@ -1,9 +1,10 @@
 """Stage definitions: every lifecycle stage's name, order, written entry criterion, owner team and rule.
 
 The document is {"stages": [{"key", "name", "order", "kind", "entry_criteria", "owner_team", "rule"}]}
-with the owner team as a team id. Stages are matched by key; the set of keys and each stage's kind are
-fixed (the funnel's shape is not a definition), everything else may change. Applying calls
-`records.services.stage_update` for each stage that changes, so each publishes a definition version.
+with the owner team as a team id. Stages are matched by key: a listed key that does not exist yet adds
+that stage, an existing key left out removes it (only a stage the organisation added, with no lead in
+it: `records.services.stage_delete`), and a stage's kind never changes. Applying adds, then updates,
+then removes, each through the records services, so every step publishes a definition version.
 """
 
 from apps.accounts.models import Team
@@ -57,22 +58,32 @@ def validate(org, target, proposed) -> dict[str, list[str]]:
         if key in seen:
             errors[f"{where}.key"] = [f"The stage {key!r} is listed twice."]
         seen.add(key)
-        if isinstance(key, str) and key not in current:
-            errors[f"{where}.key"] = [f"There is no stage {key!r}; stages are renamed, not added."]
-        elif key in current and stage.get("kind") != current[key].kind:
+        if key in current and stage.get("kind") != current[key].kind:
             errors[f"{where}.kind"] = ["A stage's kind (funnel or detour) cannot change."]
-    missing = sorted(set(current) - seen)
-    if missing:
-        errors["stages"] = [f"Every stage must stay listed; missing: {', '.join(missing)}."]
     return errors or base.dry_run(apply, org, target, proposed)
 
 
 def apply(org, target, proposed, by=None, note: str = "") -> None:
-    """Publish each changed stage through `stage_update` (one definition version per stage changed)."""
+    """Add the new stages, publish each changed one through `stage_update`, then remove the stages left
+    out (one definition version per step)."""
     current = {s.key: s for s in LifecycleStage.objects.for_org(org).select_related("owner_team")}
     teams = {t.pk: t for t in Team.objects.for_org(org)}
+    actor = getattr(by, "user", None)
     for index, wanted in enumerate(proposed["stages"]):
-        stage = current[wanted["key"]]
+        if wanted["key"] in current:
+            continue
+        team = wanted["owner_team"]
+        if team is not None and team not in teams:
+            raise ServiceError("Pick a team of this organisation.", field=f"stages[{index}].owner_team")
+        fields = {name: wanted[name] for name in ("key", "name", "order", "kind", "entry_criteria", "rule")}
+        try:
+            records.stage_create(org=org, owner_team=teams.get(team), actor=actor, note=note, **fields)
+        except ServiceError as error:
+            raise base.nested(f"stages[{index}]", error) from None
+    for index, wanted in enumerate(proposed["stages"]):
+        stage = current.get(wanted["key"])
+        if stage is None:
+            continue
         changes = {}
         for name in EDITABLE:
             value = wanted[name]
@@ -88,9 +99,16 @@ def apply(org, target, proposed, by=None, note: str = "") -> None:
         if not changes:
             continue
         try:
-            records.stage_update(org=org, stage=stage, actor=getattr(by, "user", None), note=note, **changes)
+            records.stage_update(org=org, stage=stage, actor=actor, note=note, **changes)
         except ServiceError as error:
             raise base.nested(f"stages[{index}]", error) from None
+    listed = {wanted["key"] for wanted in proposed["stages"]}
+    for key, stage in current.items():
+        if key not in listed:
+            try:
+                records.stage_delete(org=org, stage=stage, actor=actor, note=note)
+            except ServiceError as error:
+                raise ServiceError(error.message, field="stages") from None
 
 
 diff = base.diff
