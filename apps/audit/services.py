@@ -7,6 +7,19 @@ def _client_ip(request):
     return request.META.get("REMOTE_ADDR") or None
 
 
+def export_recorded(request, *, what: str, rows: int, **detail) -> SecurityEvent:
+    """Log a download by the signed-in person of `request.org`'s data: what, how many rows, with what."""
+    return security_event_record(
+        kind=SecurityEvent.Kind.EXPORT,
+        request=request,
+        organization=request.org,
+        actor=request.user,
+        what=what,
+        rows=rows,
+        **detail,
+    )
+
+
 def security_event_record(
     *, kind: str, request=None, organization=None, actor=None, actor_email: str = "", api_key=None, **detail
 ) -> SecurityEvent:

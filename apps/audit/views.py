@@ -9,7 +9,7 @@ from apps.core.csv import csv_response
 from .forms import AuditFilterForm, SecurityFilterForm
 from .models import SecurityEvent
 from .selectors import audit_events, audit_row, security_events
-from .services import security_event_record
+from .services import export_recorded
 
 PAGE_SIZE = 50
 
@@ -58,11 +58,8 @@ def settings_security_export(request):
     require_permission(request, "data.export")
     _, rows = _security_rows(request)
     count = rows.count()
-    export = security_event_record(
-        kind=SecurityEvent.Kind.EXPORT,
-        request=request,
-        organization=request.org,
-        actor=request.user,
+    export = export_recorded(
+        request,
         what="security_log",
         rows=count,
     )

@@ -18,8 +18,7 @@ from django.urls import path
 
 from apps.accounts.access import org_view, require_permission
 from apps.accounts.models import Membership
-from apps.audit.models import SecurityEvent
-from apps.audit.services import security_event_record
+from apps.audit.services import export_recorded
 from apps.core.csv import csv_response
 from apps.core.errors import ServiceError
 from apps.core.forms import add_service_error
@@ -179,11 +178,8 @@ def campaigns_list(request):
     campaigns = selectors.campaigns_for(org=org, filters=form.filters())
     if request.GET.get("format") == "csv":
         require_permission(request, EXPORT)
-        security_event_record(
-            kind=SecurityEvent.Kind.EXPORT,
-            request=request,
-            organization=org,
-            actor=request.user,
+        export_recorded(
+            request,
             what="campaigns",
             rows=campaigns.count(),
             filters=dict(request.GET.items()),

@@ -16,8 +16,7 @@ from django.urls import path
 from django.utils import timezone
 
 from apps.accounts.access import org_view, require_permission
-from apps.audit.models import SecurityEvent
-from apps.audit.services import security_event_record
+from apps.audit.services import export_recorded
 from apps.core.csv import csv_response
 from apps.execution.selectors import offers as selectors
 from apps.execution.selectors.reports import names_for
@@ -132,11 +131,8 @@ def execution_offers(request):
     found = selectors.offers(org, query)
     if request.GET.get("format") == "csv":
         require_permission(request, EXPORT)
-        security_event_record(
-            kind=SecurityEvent.Kind.EXPORT,
-            request=request,
-            organization=org,
-            actor=request.user,
+        export_recorded(
+            request,
             what="offers",
             rows=found.count(),
             filters={k: v for k, v in request.GET.items() if k != "format"},

@@ -16,8 +16,7 @@ from django.urls import path
 from django.utils import timezone
 
 from apps.accounts.access import org_view, require_permission
-from apps.audit.models import SecurityEvent
-from apps.audit.services import security_event_record
+from apps.audit.services import export_recorded
 from apps.core.csv import csv_response
 from apps.execution.selectors import reports as selectors
 
@@ -145,11 +144,8 @@ def _export(request, kind: str, report: selectors.Report, filters: selectors.Fil
     table = report.tables.get(request.GET.get("table", ""))
     if table is None:
         raise Http404("No such table on this report.")
-    security_event_record(
-        kind=SecurityEvent.Kind.EXPORT,
-        request=request,
-        organization=request.org,
-        actor=request.user,
+    export_recorded(
+        request,
         what=f"{kind} report: {table.title}",
         rows=len(table.rows),
         filters={

@@ -17,8 +17,7 @@ from django.utils import timezone
 
 from apps.accounts.access import org_view, require_permission
 from apps.accounts.models import Membership
-from apps.audit.models import SecurityEvent
-from apps.audit.services import security_event_record
+from apps.audit.services import export_recorded
 from apps.core.csv import csv_response
 from apps.core.errors import ServiceError
 from apps.core.lookups import get_for_org
@@ -424,11 +423,8 @@ def actions_list(request):
     )
     if request.GET.get("format") == "csv":
         require_permission(request, EXPORT)
-        security_event_record(
-            kind=SecurityEvent.Kind.EXPORT,
-            request=request,
-            organization=org,
-            actor=request.user,
+        export_recorded(
+            request,
             what="action items",
             rows=items.count(),
             filters=dict(request.GET.items()),

@@ -15,8 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from apps.accounts.access import org_view
-from apps.audit.models import SecurityEvent
-from apps.audit.services import security_event_record
+from apps.audit.services import export_recorded
 from apps.core.charts import bar_chart
 from apps.core.csv import csv_response
 from apps.core.errors import ServiceError
@@ -181,11 +180,8 @@ def attribution_export(request):
         org=request.org, start=filters["start"], end=filters["end"], group_by=filters["group_by"]
     )
     measure = filters["measure"]
-    security_event_record(
-        kind=SecurityEvent.Kind.EXPORT,
-        request=request,
-        organization=request.org,
-        actor=request.user,
+    export_recorded(
+        request,
         what="attribution",
         rows=len(table.rows),
         filters={k: str(v) for k, v in filters.items() if v},

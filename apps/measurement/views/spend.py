@@ -16,8 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path
 
 from apps.accounts.access import org_view
-from apps.audit.models import SecurityEvent
-from apps.audit.services import security_event_record
+from apps.audit.services import export_recorded
 from apps.core.charts import bar_chart
 from apps.core.csv import csv_response
 from apps.core.errors import ServiceError
@@ -176,11 +175,8 @@ def spend_export(request):
     entries = services.spend_entries(org=request.org, filters=filters).order_by(
         "period_start", "channel", "id"
     )
-    security_event_record(
-        kind=SecurityEvent.Kind.EXPORT,
-        request=request,
-        organization=request.org,
-        actor=request.user,
+    export_recorded(
+        request,
         what="spend ledger",
         rows=entries.count(),
         filters={k: str(v) for k, v in form.cleaned_data.items() if v},

@@ -16,8 +16,7 @@ from django.urls import reverse
 
 from apps.accounts.access import org_view, require_permission
 from apps.accounts.models import Membership
-from apps.audit.models import SecurityEvent
-from apps.audit.services import security_event_record
+from apps.audit.services import export_recorded
 from apps.core.charts import bar_chart
 from apps.core.csv import csv_response
 from apps.core.errors import ServiceError
@@ -208,11 +207,8 @@ def records_opportunities(request):
 def _export(request, object_type: str):
     ctx = _list_context(request, object_type, request.GET)
     columns = [ctx.columns[key] for key in ctx.state.columns]
-    security_event_record(
-        kind=SecurityEvent.Kind.EXPORT,
-        request=request,
-        organization=request.org,
-        actor=request.user,
+    export_recorded(
+        request,
         what=f"{object_type} list",
         rows=ctx.queryset.count(),  # the export reads every row anyway; the log says how many
         filters=ctx.state.filters,
