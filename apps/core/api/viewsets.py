@@ -5,7 +5,7 @@ key's organisation and cannot be overridden (the class refuses at import), so
 no endpoint can forget tenancy. Extra narrowing goes in `filter_queryset_for`.
 """
 
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 
 from .idempotency import idempotent
 
@@ -37,6 +37,20 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     # Query parameters that are not filters; a request with nothing else skips
     # the filter backends (django-filter builds a whole form on every call).
     NOT_FILTERS = frozenset({"cursor", "page_size", "fields"})
+
+    def refuse_unknown_filters(self, allowed) -> None:
+        """A 400 naming each query parameter that is neither in `allowed` nor one of NOT_FILTERS."""
+        unknown = sorted(set(self.request.query_params) - {*allowed, *self.NOT_FILTERS})
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
+
+    def query_filters(self, filters_class) -> dict:
+        """The query parameters read by `filters_class` (a serializer of filters), or a 400 naming each
+        unknown or bad one."""
+        self.refuse_unknown_filters(filters_class().fields)
+        params = filters_class(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return params.validated_data
 
     def filter_queryset(self, queryset):
         if not set(self.request.query_params) - self.NOT_FILTERS:

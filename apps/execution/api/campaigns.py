@@ -200,12 +200,8 @@ class CampaignViewSet(
 
     @extend_schema(parameters=[FilterInput])
     def list(self, request):
-        unknown = sorted(set(request.query_params) - {*FilterInput().fields, *self.NOT_FILTERS})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-        params = FilterInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        filters = selectors.Filters(**params.validated_data)
+        data = self.query_filters(FilterInput)
+        filters = selectors.Filters(**data)
         page = self.paginate_queryset(selectors.campaigns_for(org=self.org, filters=filters))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

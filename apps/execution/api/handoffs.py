@@ -58,12 +58,8 @@ class HandoffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScoped
 
     @extend_schema(parameters=[HandoffFilterInput], operation_id="handoffs_list")
     def list(self, request):
-        unknown = sorted(set(request.query_params) - {*HandoffFilterInput().fields, *self.NOT_FILTERS})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-        params = HandoffFilterInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        handoffs = self.get_queryset().filter(**params.validated_data)
+        data = self.query_filters(HandoffFilterInput)
+        handoffs = self.get_queryset().filter(**data)
         page = self.paginate_queryset(handoffs)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -121,12 +121,8 @@ class ChangeRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
 
     @extend_schema(parameters=[FilterInput])
     def list(self, request):
-        unknown = sorted(set(request.query_params) - {*FilterInput().fields, *self.NOT_FILTERS})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-        params = FilterInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        page = self.paginate_queryset(self.get_queryset().filter(**params.validated_data))
+        data = self.query_filters(FilterInput)
+        page = self.paginate_queryset(self.get_queryset().filter(**data))
         return self.get_paginated_response(ChangeOutput(page, many=True).data)
 
     @extend_schema(request=ChangeInput, responses={201: ChangeDetailOutput})

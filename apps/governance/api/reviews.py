@@ -153,15 +153,6 @@ class ActionFilterInput(serializers.Serializer):
     review = serializers.IntegerField(required=False)
 
 
-def _checked_filters(viewset, request, filters_class):
-    unknown = sorted(set(request.query_params) - {*filters_class().fields, *viewset.NOT_FILTERS})
-    if unknown:
-        raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-    params = filters_class(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    return params.validated_data
-
-
 class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     """Operating reviews (weekly, monthly, quarterly): the frozen snapshot, agenda, decisions, items."""
 
@@ -170,7 +161,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
 
     @extend_schema(parameters=[ReviewFilterInput], responses=ReviewSummaryOutput(many=True))
     def list(self, request):
-        params = _checked_filters(self, request, ReviewFilterInput)
+        params = self.query_filters(ReviewFilterInput)
         reviews = self.get_queryset().prefetch_related(None).filter(**params)  # the summary needs none
         page = self.paginate_queryset(reviews)
         return self.get_paginated_response(ReviewSummaryOutput(page, many=True).data)
@@ -229,7 +220,7 @@ class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSco
 
     @extend_schema(parameters=[ActionFilterInput], responses=ActionItemOutput(many=True))
     def list(self, request):
-        params = _checked_filters(self, request, ActionFilterInput)
+        params = self.query_filters(ActionFilterInput)
         items = services.action_items(
             self.org,
             owner=params.get("owner"),

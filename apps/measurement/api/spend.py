@@ -102,12 +102,7 @@ class SpendViewSet(
 
     @extend_schema(parameters=[SpendFilterInput])
     def list(self, request):
-        unknown = sorted(set(request.query_params) - {*SpendFilterInput().fields, *self.NOT_FILTERS})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-        params = SpendFilterInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
+        data = self.query_filters(SpendFilterInput)
         filters = services.SpendFilters(
             channel=data.get("channel", ""),
             type=data.get("type", ""),

@@ -86,12 +86,8 @@ class GoalViewSet(
 
     @extend_schema(parameters=[GoalFilterInput])
     def list(self, request):
-        unknown = sorted(set(request.query_params) - {*GoalFilterInput().fields, *self.NOT_FILTERS})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-        params = GoalFilterInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        goals = self.get_queryset().filter(**params.validated_data)
+        data = self.query_filters(GoalFilterInput)
+        goals = self.get_queryset().filter(**data)
         page = self.paginate_queryset(goals)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -71,12 +71,8 @@ class PlanViewSet(
 
     @extend_schema(parameters=[PlanFilterInput])
     def list(self, request):
-        unknown = sorted(set(request.query_params) - {*PlanFilterInput().fields, *self.NOT_FILTERS})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-        params = PlanFilterInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        page = self.paginate_queryset(self.get_queryset().filter(**params.validated_data))
+        data = self.query_filters(PlanFilterInput)
+        page = self.paginate_queryset(self.get_queryset().filter(**data))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def _based_on(self, pk):

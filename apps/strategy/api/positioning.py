@@ -53,12 +53,6 @@ class PositioningFilterInput(serializers.Serializer):
     segment = serializers.IntegerField(required=False)
 
 
-def _refuse_unknown_filters(viewset, request, allowed) -> None:
-    unknown = sorted(set(request.query_params) - {*allowed, *viewset.NOT_FILTERS})
-    if unknown:
-        raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-
-
 class PositioningViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
 ):
@@ -72,7 +66,7 @@ class PositioningViewSet(
 
     @extend_schema(parameters=[PositioningFilterInput])
     def list(self, request):
-        _refuse_unknown_filters(self, request, PositioningFilterInput().fields)
+        self.refuse_unknown_filters(PositioningFilterInput().fields)
         params = PositioningFilterInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         rows = self.get_queryset().filter(**{f"{k}_id": v for k, v in params.validated_data.items()})
@@ -141,7 +135,7 @@ class OfferViewSet(
 
     @extend_schema(parameters=[OfferFilterInput])
     def list(self, request):
-        _refuse_unknown_filters(self, request, OfferFilterInput().fields)
+        self.refuse_unknown_filters(OfferFilterInput().fields)
         params = OfferFilterInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         filters = dict(params.validated_data)

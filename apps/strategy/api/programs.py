@@ -118,16 +118,12 @@ class ProgramViewSet(
 
     @extend_schema(parameters=[ProgramFilterInput])
     def list(self, request):
-        unknown = sorted(set(request.query_params) - {*ProgramFilterInput().fields, *self.NOT_FILTERS})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown filter."] for name in unknown})
-        params = ProgramFilterInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        data = self.query_filters(ProgramFilterInput)
         programs = self.get_queryset().order_by("start", "name", "id")
-        if "status" in params.validated_data:
-            programs = programs.filter(status=params.validated_data["status"])
-        if "active_on" in params.validated_data:
-            day = params.validated_data["active_on"]
+        if "status" in data:
+            programs = programs.filter(status=data["status"])
+        if "active_on" in data:
+            day = data["active_on"]
             programs = programs.filter(start__lte=day, end__gte=day)
         page = self.paginate_queryset(programs)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
