@@ -231,9 +231,21 @@ def _manage(*args: str, env: dict[str, str], capture: bool = False) -> str:
 
 
 def run() -> int:
-    """`make run`: the whole product on this machine, until Ctrl-C."""
+    """`make run`: the whole product on this machine, until Ctrl-C.
+
+    The embedded servers it started are stopped however it ends, a failed migration or seed included."""
     service_env, started = ensure_services()
-    env = {**os.environ, **service_env}
+    try:
+        return _serve({**os.environ, **service_env})
+    except subprocess.CalledProcessError as error:
+        print(f"{' '.join(map(str, error.cmd[1:]))} failed with exit code {error.returncode}.", flush=True)
+        return error.returncode or 1
+    finally:
+        stop_services(started)
+
+
+def _serve(env: dict) -> int:
+    """Migrate, load the demo, then run web, worker and beat until Ctrl-C or until one of them exits."""
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     env.setdefault("SITE_URL", f"http://{host}:{port}")
@@ -302,7 +314,6 @@ def run() -> int:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
-        stop_services(started)
         print("Stopped.", flush=True)
     return exit_code
 

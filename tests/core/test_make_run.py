@@ -125,3 +125,21 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(smoke_database):
             raise
     assert code == 0, "".join(output)[-4000:]
     assert "Stopped." in "".join(output)
+
+
+def test_a_failed_migration_stops_the_servers_it_started(monkeypatch, capsys):
+    from revops import localstack
+
+    stopped = []
+
+    def failing_manage(*args, env, capture=False):
+        raise subprocess.CalledProcessError(3, [sys.executable, "manage.py", *args])
+
+    monkeypatch.setattr(
+        localstack, "ensure_services", lambda: ({"DATABASE_URL": "postgres://x/y"}, ["postgres"])
+    )
+    monkeypatch.setattr(localstack, "_manage", failing_manage)
+    monkeypatch.setattr(localstack, "stop_services", lambda which, *rest: stopped.append(which))
+    assert localstack.run() == 3
+    assert stopped == [["postgres"]]
+    assert "manage.py migrate --no-input failed with exit code 3." in capsys.readouterr().out
