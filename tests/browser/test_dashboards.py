@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from apps.accounts.models import User
 from tests import factories
 from tests.browser.conftest import log_in
 from tests.measurement.test_dashboards_fixtures import build
@@ -60,6 +61,24 @@ def test_weekly_review_filters_and_drill_down(page, fx):
     expect(page).to_have_url(re.compile(r"/records/leads/\?.*entered_stage=mql"))
     expect(page.get_by_text("c@x.test").first).to_be_visible()
     expect(page.get_by_text("b@x.test")).to_have_count(0)
+    assert not page.console_problems, page.console_problems
+
+
+def test_the_reject_rate_opens_the_offers_behind_it(page):
+    from tests.execution.test_offers import build as build_offers
+
+    page.set_default_navigation_timeout(30_000)
+    factories.make_user(email="oli@acme.test", full_name="Oli Lead")
+    org = build_offers(owner_user=User.objects.get(email="oli@acme.test"))
+    log_in(page, "oli@acme.test", factories.PASSWORD)
+    page.goto(f"{reverse('measurement_weekly', args=[org.slug])}?from=2026-03-01&to=2026-03-15")
+    expect(card(page, "reject_rate")).to_have_text("25.0%")
+    indicators = page.locator('table[data-table="indicators"]')
+    indicators.get_by_role("row", name="Reject rate").get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(r"/reports/offers/\?.*from=2026-03-01&to=2026-03-15"))
+    expect(page.locator("#offer-totals")).to_contain_text("1 of 4 rejected")
+    expect(page.locator("#offers tbody tr")).to_have_count(4)
+    expect(page.locator("#offers")).to_contain_text("Wrong territory")
     assert not page.console_problems, page.console_problems
 
 

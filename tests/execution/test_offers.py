@@ -41,7 +41,12 @@ def at(day, hour, minute=0):
 
 @pytest.fixture
 def fx(db):
-    org = factories.make_org(time_zone="UTC")
+    return build()
+
+
+def build(owner_user=None):
+    """The organisation of the table above, rolled up; `owner_user` owns it."""
+    org = factories.make_org(time_zone="UTC", owner=owner_user)
     ana = factories.make_member(org, user=factories.make_user(full_name="Ana Ruiz"))
     bo = factories.make_member(org, user=factories.make_user(full_name="Bo Lind"))
     hunters = Team.objects.create(organization=org, name="Hunters")
