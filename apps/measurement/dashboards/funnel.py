@@ -65,14 +65,9 @@ def _stages(org) -> list[tuple[str, str]]:
     return [(from_key, from_name) for from_key, from_name, _, _ in stage_pairs(org)]
 
 
-def exit_sketch(query: DashboardQuery, stage: str, start: datetime.date, end: datetime.date) -> dict:
-    """The merged sketch of the exits from `stage` over start..end: what the time_in_stage metrics read
-    (one read gives the median, the p90 and the distribution)."""
-    return _exit_sketches(query, [stage], start, end).get(stage, {})
-
-
 def _exit_sketches(query: DashboardQuery, stages: list[str], start: datetime.date, end: datetime.date):
-    """{stage: merged sketch of its exits over start..end}, every stage in one read."""
+    """{stage: merged sketch of its exits over start..end}, every stage in one read: what the
+    time_in_stage metrics read (one read gives the median, the p90 and the distribution)."""
     window = store.Window(start, end, None)
     lookups = engine.filter_lookups(query.org, query.filters)
     where = Query(query.org, window, None, {}, lookups).where(stage__in=stages)
