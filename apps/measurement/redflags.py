@@ -18,8 +18,9 @@ items by it) and a link to where the problem can be fixed. The thresholds:
   (active or draft), so nobody follows up the people they bring in.
 - kpi_unowned: KPI tree nodes without an owner.
 - orphan_leads: leads in the "no man's land" (unowned, or in a stage past its
-  threshold; apps.execution.selectors.stuck with its default thresholds): a
-  warning from `ORPHAN_WARNING` leads, critical from `ORPHAN_CRITICAL`.
+  threshold; apps.execution.selectors.stuck with its default thresholds), as
+  last counted on the day (apps.measurement.services.backlog): a warning from
+  `ORPHAN_WARNING` leads, critical from `ORPHAN_CRITICAL`.
 - undecided:<agenda key>: an issue (an agenda item key) raised in at least
   `REPEAT_REVIEWS` held operating reviews with no decision recorded on any
   agenda item of that key.
@@ -33,7 +34,6 @@ from zoneinfo import ZoneInfo
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils import timezone
 
 from . import store
 
@@ -202,21 +202,25 @@ def kpi_unowned(org, today: datetime.date) -> list[RedFlag]:
     ]
 
 
-def _end_of(org, today: datetime.date) -> datetime.datetime:
-    """Now when `today` is the organisation's current day, else the end of that day."""
+def _end_of(org, day: datetime.date) -> datetime.datetime:
+    """The end of a local day of the organisation."""
     zone = ZoneInfo(org.time_zone)
-    if timezone.localdate(timezone.now(), zone) == today:
-        return timezone.now()
-    return datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    return datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
 
 
 def orphan_leads(org, today: datetime.date) -> list[RedFlag]:
     from apps.execution.selectors import stuck
 
-    thresholds = stuck.thresholds_from({}, org=org)
-    found = stuck.stuck_leads(org=org, thresholds=thresholds, now=_end_of(org, today))
-    counts = found.aggregate(total=Count("id"), unowned=Count("id", filter=Q(owner__isnull=True)))
-    total, unowned = counts["total"], counts["unowned"]
+    from .services import backlog
+
+    counted = backlog.for_day(org, today)
+    if counted is not None:
+        total, unowned = counted.total("stuck"), counted.total("unowned")
+    else:  # a past day that was never counted: today's leads against that day's end
+        thresholds = stuck.thresholds_from({}, org=org)
+        found = stuck.stuck_leads(org=org, thresholds=thresholds, now=_end_of(org, today))
+        counts = found.aggregate(total=Count("id"), unowned=Count("id", filter=Q(owner__isnull=True)))
+        total, unowned = counts["total"], counts["unowned"]
     if total < ORPHAN_WARNING:
         return []
     return [

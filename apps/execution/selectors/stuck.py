@@ -9,7 +9,7 @@ page overrides them with `?days=` (every stage) and `?days_<stage key>=`.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from apps.records.models import Lead, LifecycleStage
 from apps.records.stages import FUNNEL
@@ -41,18 +41,46 @@ def thresholds_from(params, *, org) -> dict[str, int]:
     return thresholds
 
 
-def stuck_leads(*, org, thresholds: dict[str, int], now: datetime):
-    """Unowned or overdue leads, oldest in their stage first."""
+def _overdue(thresholds: dict[str, int], now: datetime) -> Q:
     overdue = Q()
     for key, days in thresholds.items():
         overdue |= Q(stage__key=key, stage_entered_at__lt=now - timedelta(days=days))
+    return overdue
+
+
+def _working(org, thresholds: dict[str, int]):
+    return Lead.objects.for_org(org).filter(merged_into__isnull=True, stage__key__in=list(thresholds))
+
+
+def stuck_leads(*, org, thresholds: dict[str, int], now: datetime):
+    """Unowned or overdue leads, oldest in their stage first."""
     return (
-        Lead.objects.for_org(org)
-        .filter(merged_into__isnull=True, stage__key__in=list(thresholds))
-        .filter(Q(owner__isnull=True) | overdue)
+        _working(org, thresholds)
+        .filter(Q(owner__isnull=True) | _overdue(thresholds, now))
         .select_related("stage", "owner__user")
         .order_by("stage_entered_at", "pk")
     )
+
+
+def stage_counts(*, org, thresholds: dict[str, int], now: datetime) -> dict[str, dict[str, int]]:
+    """Per working stage key: its open leads, how many have no owner, how many are overdue and how
+    many are stuck (either), in one pass. Every stage of `thresholds` is in the answer."""
+    unowned, overdue = Q(owner__isnull=True), _overdue(thresholds, now)
+    rows = (
+        _working(org, thresholds)
+        .values("stage__key")
+        .annotate(
+            open=Count("id"),
+            unowned=Count("id", filter=unowned),
+            overdue=Count("id", filter=overdue),
+            stuck=Count("id", filter=unowned | overdue),
+        )
+        .order_by()
+    )
+    counts = {key: {"open": 0, "unowned": 0, "overdue": 0, "stuck": 0} for key in thresholds}
+    for row in rows:
+        counts[row.pop("stage__key")] = row
+    return counts
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from .diagnostic import DiagnosticSnapshot
 from .experiments import HoldoutTest
 from .rollups import (
     AttributionDay,
+    BacklogDay,
     CohortChannelDay,
     CohortDay,
     DirtyDay,
@@ -21,6 +22,7 @@ from .spend import PAID_TYPES, SpendEntry, SpendType
 __all__ = [
     "PAID_TYPES",
     "AttributionDay",
+    "BacklogDay",
     "CohortChannelDay",
     "CohortDay",
     "DiagnosticSnapshot",

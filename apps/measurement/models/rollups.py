@@ -264,3 +264,27 @@ class MeasurementSettings(OrgOwned):
         constraints = [
             models.UniqueConstraint(fields=["organization"], name="measurementsettings_one_per_org")
         ]
+
+
+class BacklogDay(OrgOwned):
+    """The "no man's land" of one working stage on a day, as last counted that day.
+
+    Counts open (unmerged) leads in the stage at the default thresholds of
+    apps.execution.selectors.stuck: `unowned` have no owner, `overdue` waited in
+    the stage past its limit, `stuck` is either. A day's row is recounted every
+    few minutes while the day lasts, so its last count is within minutes of the
+    day's end.
+    """
+
+    day = models.DateField()
+    stage = models.CharField(max_length=40)
+    open = models.PositiveIntegerField(default=0)
+    unowned = models.PositiveIntegerField(default=0)
+    overdue = models.PositiveIntegerField(default=0)
+    stuck = models.PositiveIntegerField(default=0)
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "day", "stage"], name="backlogday_unique")
+        ]
