@@ -33,7 +33,10 @@ its first entry to its final exit. One that never shows up open in the quarter
 
 Everything is one SQL statement over the event table (DISTINCT ON for the
 state at start, window functions for the exit), so no event is loaded into
-Python; the drill-down reads the same classification for one bucket.
+Python; the drill-down reads the same classification for one bucket. Only
+the history of opportunities with an in-scope snapshot is read, found through
+a partial index on open snapshots by close date (a quarter holds a fraction
+of all deals).
 """
 
 import datetime
@@ -89,6 +92,7 @@ class Waterfall:
     scope: Scope
     amounts: dict[str, Decimal]  # bucket -> amount
     counts: dict[str, int]  # bucket -> opportunities
+    new_business_end: Decimal = Decimal(0)  # the part of "end" that is new business (the goal's pipeline)
 
     @property
     def balanced(self) -> bool:
@@ -155,24 +159,35 @@ def _filter_sql(org, filters: dict, params: dict) -> str:
     return "".join(f" AND {part}" for part in parts)
 
 
-def _classified_sql(org, start: datetime.date, end: datetime.date, scope: Scope) -> tuple[str, dict]:
-    """A statement yielding one classified row per opportunity that was in scope during the window:
-    (id, entry, entry_amount, exit, exit_amount, delta)."""
-    params = {
-        "org": org.pk,
-        "s": _moment(org, start),
-        "e": _moment(org, end + datetime.timedelta(days=1)),
-        "qs": scope.quarter_start,
-        "qe": scope.quarter_end,
-    }
+def _in_scope_sql(org, scope: Scope, params: dict) -> str:
+    """CTEs `candidates` and `relevant`: the opportunities with a snapshot in scope (open, closing in
+    the quarter) written before the moment %(e)s, and those of them that pass the filters. No other
+    opportunity can be in scope during a window that ends there, so only their history is read."""
+    params.update({"org": org.pk, "qs": scope.quarter_start, "qe": scope.quarter_end})
     where = _filter_sql(org, scope.filters, params)
     events = Opportunity.pgh_event_model._meta.db_table
-    sql = f"""
-    WITH relevant AS (
-        SELECT o.id FROM {Opportunity._meta.db_table} o
+    return f"""
+    candidates AS (
+        SELECT DISTINCT e.pgh_obj_id AS id FROM {events} e
+        WHERE e.organization_id = %(org)s AND e.status = 'open' AND e.close_date BETWEEN %(qs)s AND %(qe)s
+          AND e.pgh_created_at < %(e)s
+    ),
+    relevant AS (
+        SELECT o.id, o.type FROM {Opportunity._meta.db_table} o
+        JOIN candidates c ON c.id = o.id
         LEFT JOIN records_lead l ON l.id = o.primary_contact_id
         WHERE o.organization_id = %(org)s {where}
-    ),
+    )"""  # noqa: S608 (only the models' table names and fixed fragments are interpolated)
+
+
+def _classified_sql(org, start: datetime.date, end: datetime.date, scope: Scope) -> tuple[str, dict]:
+    """A statement yielding one classified row per opportunity that was in scope during the window:
+    (id, type, entry, entry_amount, exit, exit_amount, delta), `type` being the deal's current type."""
+    params = {"s": _moment(org, start), "e": _moment(org, end + datetime.timedelta(days=1))}
+    in_scope = _in_scope_sql(org, scope, params)
+    events = Opportunity.pgh_event_model._meta.db_table
+    sql = f"""
+    WITH {in_scope},
     ev AS (
         SELECT e.pgh_obj_id AS opp, e.pgh_id, e.pgh_created_at AS at, e.amount, e.status,
                (e.status = 'open' AND e.close_date BETWEEN %(qs)s AND %(qe)s) AS in_scope
@@ -206,7 +221,7 @@ def _classified_sql(org, start: datetime.date, end: datetime.date, scope: Scope)
         FROM ordered WHERE in_scope ORDER BY opp, at DESC, pgh_id DESC
     ),
     classified AS (
-        SELECT f.opp AS id,
+        SELECT f.opp AS id, r.type,
                CASE WHEN f.before THEN 'start' WHEN f.existed THEN 'pulled' ELSE 'created' END AS entry,
                f.amount AS entry_amount,
                CASE WHEN x.next_status IS NULL THEN 'end'
@@ -214,9 +229,10 @@ def _classified_sql(org, start: datetime.date, end: datetime.date, scope: Scope)
                     WHEN x.next_status = 'lost' THEN 'lost'
                     ELSE 'pushed' END AS exit,
                CASE WHEN x.next_status = 'won' THEN x.next_amount ELSE x.amount END AS exit_amount
-        FROM first_in f JOIN last_in x ON x.opp = f.opp
+        FROM first_in f JOIN last_in x ON x.opp = f.opp JOIN relevant r ON r.id = f.opp
     )
-    SELECT id, entry, entry_amount, exit, exit_amount, exit_amount - entry_amount AS delta FROM classified
+    SELECT id, type, entry, entry_amount, exit, exit_amount, exit_amount - entry_amount AS delta
+    FROM classified
     """  # noqa: S608 (only the models' table names and fixed fragments are interpolated)
     return sql, params
 
@@ -244,7 +260,8 @@ def waterfall(org, *, start: datetime.date, end: datetime.date, scope: Scope | N
         coalesce(sum(exit_amount) FILTER (WHERE exit = 'pushed'), 0),
         count(*) FILTER (WHERE exit = 'pushed'),
         coalesce(sum(exit_amount) FILTER (WHERE exit = 'end'), 0),
-        count(*) FILTER (WHERE exit = 'end')
+        count(*) FILTER (WHERE exit = 'end'),
+        coalesce(sum(exit_amount) FILTER (WHERE exit = 'end' AND type = 'new_business'), 0)
     FROM c
     """  # noqa: S608 (the module's own statement)
     with connection.cursor() as cursor:
@@ -253,7 +270,7 @@ def waterfall(org, *, start: datetime.date, end: datetime.date, scope: Scope | N
     order = ("start", "created", "progressed", "regressed", "won", "lost", "pushed", "end")
     amounts = {bucket: Decimal(row[2 * i]) for i, bucket in enumerate(order)}
     counts = {bucket: int(row[2 * i + 1]) for i, bucket in enumerate(order)}
-    return Waterfall(start, end, scope, amounts, counts)
+    return Waterfall(start, end, scope, amounts, counts, Decimal(row[16]))
 
 
 # Which classified rows make up each bucket, and the amount each contributes to it.
@@ -360,9 +377,33 @@ def goal_scope(scope: Scope) -> Scope:
     return Scope(scope.fiscal_year, scope.quarter, scope.quarter_start, scope.quarter_end, filters)
 
 
+def open_at(org, *, end: datetime.date, scope: Scope) -> tuple[Decimal, int]:
+    """The amount and number of the opportunities in scope at the end of `end`: the waterfall's "end"
+    bucket (each one's latest snapshot then is open and closes in the quarter), read without
+    classifying the window."""
+    params = {"e": _moment(org, end + datetime.timedelta(days=1))}
+    in_scope = _in_scope_sql(org, scope, params)
+    events = Opportunity.pgh_event_model._meta.db_table
+    sql = f"""
+    WITH {in_scope},
+    latest AS (
+        SELECT DISTINCT ON (e.pgh_obj_id) e.amount, e.status, e.close_date
+        FROM {events} e JOIN relevant r ON r.id = e.pgh_obj_id
+        WHERE e.organization_id = %(org)s AND e.pgh_created_at < %(e)s
+        ORDER BY e.pgh_obj_id, e.pgh_created_at DESC, e.pgh_id DESC
+    )
+    SELECT coalesce(sum(amount), 0), count(*) FROM latest
+    WHERE status = 'open' AND close_date BETWEEN %(qs)s AND %(qe)s
+    """  # noqa: S608 (the module's own fragments)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        amount, count = cursor.fetchone()
+    return Decimal(amount), int(count)
+
+
 def open_pipeline(org, *, end: datetime.date, scope: Scope) -> float:
     """The open new-business pipeline closing in the quarter at the end of `end` (the goal's scope)."""
-    return float(waterfall(org, start=end, end=end, scope=goal_scope(scope)).amounts["end"])
+    return float(open_at(org, end=end, scope=goal_scope(scope))[0])
 
 
 def outlook(org, *, end: datetime.date, scope: Scope | None = None, pipeline: float | None = None) -> Outlook:
@@ -446,9 +487,7 @@ def _page_url(org, query, **overrides) -> str:
 
 def waterfall_figure(result: Waterfall, title: str = "") -> str | None:
     """A plotly waterfall: the opening pipeline, each movement with its sign, and the closing total."""
-    import plotly.graph_objects as go
-
-    from apps.core.charts import chart_json
+    from apps.core.charts import figure_json
 
     if not any(result.amounts.values()):
         return None
@@ -456,18 +495,16 @@ def waterfall_figure(result: Waterfall, title: str = "") -> str | None:
     measures = ["absolute", *("relative" for _ in rows[1:-1]), "total"]
     values = [row["amount"] * (row["sign"] or 1) for row in rows]
     values[-1] = rows[-1]["amount"]
-    figure = go.Figure(
-        go.Waterfall(
-            x=[row["label"] for row in rows],
-            y=values,
-            measure=measures,
-            text=[f"{abs(v):,.0f}" for v in values],
-            textposition="outside",
-            connector={"line": {"width": 1}},
-        )
-    )
-    figure.update_layout(title=title, showlegend=False, hovermode="closest")
-    return chart_json(figure)
+    trace = {
+        "type": "waterfall",
+        "x": [row["label"] for row in rows],
+        "y": values,
+        "measure": measures,
+        "text": [f"{abs(v):,.0f}" for v in values],
+        "textposition": "outside",
+        "connector": {"line": {"width": 1}},
+    }
+    return figure_json([trace], {"title": {"text": title}, "showlegend": False, "hovermode": "closest"})
 
 
 def _parse_extra(values, errors: dict) -> tuple[str, str]:
@@ -524,6 +561,8 @@ def pipeline_dashboard(query, *, kind: str = "", bucket: str = ""):
                 org, start=before_start, end=before_end, scope=scope_for(org, before_end, scope.filters)
             )
         current = waterfall(org, start=query.start, end=query.end, scope=scope)
+        if set(scope.filters) <= {"team"}:  # the goal's scope is this scope's new business
+            return current, previous, float(current.new_business_end)
         return current, previous, open_pipeline(org, end=query.end, scope=scope)
 
     parts = ["waterfalls", query.start, query.end, query.compare, scope.filters]

@@ -227,7 +227,18 @@ class StageEvent(OrgOwned):
 
 # The pipeline waterfall reads this history; its cache is keyed by the organisation's latest snapshot.
 @pghistory.track(
-    meta={"indexes": [models.Index(fields=["organization", "-pgh_id"], name="opportunityevent_org_idx")]}
+    meta={
+        "indexes": [
+            models.Index(fields=["organization", "-pgh_id"], name="opportunityevent_org_idx"),
+            # The waterfall's first step: which deals were ever open with a close date in the quarter.
+            models.Index(
+                fields=["organization", "close_date"],
+                include=["pgh_obj", "pgh_created_at"],
+                condition=models.Q(status="open"),
+                name="opportunityevent_open_idx",
+            ),
+        ]
+    }
 )
 class Opportunity(OrgOwned):
     class Status(models.TextChoices):

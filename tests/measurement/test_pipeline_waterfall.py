@@ -193,6 +193,17 @@ def test_coverage_and_forecast_against_the_new_bookings_goal(history):
     assert result.forecast_attainment == pytest.approx((1280 + 550) / 5000 * 100)
 
 
+def test_the_open_pipeline_is_the_new_business_part_of_the_waterfalls_end(history):
+    # End of May: A 150, E 450, F 600, I 1000 are new business, K 70 an expansion.
+    result = pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    assert float(result.amounts["end"]) == 2270 and result.new_business_end == 2200
+    scope = pipeline.scope_for(history, MAY_31)
+    assert pipeline.open_at(history, end=MAY_31, scope=scope) == (Decimal("2270.00"), 5)
+    assert pipeline.open_pipeline(history, end=MAY_31, scope=scope) == 2200
+    # On April 30: A 100, B 200, C 300, D 400, I 1000, L 110, all new business.
+    assert pipeline.open_pipeline(history, end=d(4, 30), scope=pipeline.scope_for(history, d(4, 30))) == 2110
+
+
 def test_without_a_goal_there_is_no_coverage(history):
     rollup.rollup(history, full=True)
     result = pipeline.outlook(history, end=MAY_31)
@@ -233,6 +244,11 @@ def test_the_page_the_csv_and_the_api_show_the_same_waterfall(history, client, o
     assert answer["balanced"] is True
     assert answer["scope"]["quarter_start"] == "2026-04-01"
     assert answer["outlook"]["open_pipeline"] == 2200 and answer["outlook"]["won"] == 1280
+    # A channel filter empties the waterfall (no deal has a contact) but not the goal's pipeline.
+    filtered = (
+        api_client_for(history).get(reverse("api-dashboard-pipeline"), {**MAY, "channel": "Web"}).json()
+    )
+    assert filtered["waterfall"]["end"] == 0 and filtered["outlook"]["open_pipeline"] == 2200
 
 
 def test_a_bucket_lists_its_opportunities_on_the_page_and_in_csv(history, client, owner):
@@ -288,7 +304,7 @@ def test_the_definitions_page_defines_the_buckets(org, owner_client):
 
 
 def _waterfall_statements(queries) -> int:
-    return sum("in_scope" in query["sql"] for query in queries.captured_queries)
+    return sum("candidates AS" in query["sql"] for query in queries.captured_queries)
 
 
 def test_the_page_keeps_its_waterfall_until_a_deal_changes(history):
@@ -299,11 +315,15 @@ def test_the_page_keeps_its_waterfall_until_a_deal_changes(history):
     assert again.extra["waterfall"] == first.extra["waterfall"]
     with CaptureQueriesContext(connection) as queries:
         pipeline.build_dashboard(history, {**MAY, "fresh": "1"})
-    assert _waterfall_statements(queries) == 2  # the period's and the outlook's open pipeline
+    # One statement: without filters the outlook's open pipeline is the new business of the period's end.
+    assert _waterfall_statements(queries) == 1
+    with CaptureQueriesContext(connection) as queries:
+        pipeline.build_dashboard(history, {**MAY, "fresh": "1", "channel": "Web"})
+    assert _waterfall_statements(queries) == 2  # the channel's waterfall and the goal's open pipeline
 
     # E (open at the end of May at 450) is raised to 460: a new snapshot, so the page recomputes.
     change(Opportunity.objects.get(organization=history, name="E"), noon(5, 29), amount=460)
     with CaptureQueriesContext(connection) as queries:
         changed, _ = pipeline.build_dashboard(history, MAY)
-    assert _waterfall_statements(queries) == 2
+    assert _waterfall_statements(queries) == 1
     assert changed.extra["waterfall"]["end"] == first.extra["waterfall"]["end"] + 10
