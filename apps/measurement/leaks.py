@@ -323,19 +323,17 @@ def _url(org, start, end, from_stage, to_stage, dimension) -> str:
     return f"{path}?{urlencode(params)}"
 
 
-def _labels(org, dimension: str, groups) -> dict[str, str]:
-    if dimension == "segment":
-        ids = [int(g) for g in groups if g.isdigit()]
-        return {
-            str(pk): name
-            for pk, name in Segment.objects.for_org(org).filter(pk__in=ids).values_list("pk", "name")
-        }
-    if dimension == "team":
-        ids = [int(g) for g in groups if g.isdigit()]
-        return {
-            str(pk): name
-            for pk, name in Team.objects.for_org(org).filter(pk__in=ids).values_list("pk", "name")
-        }
+def _group_names(org, dimension: str) -> dict[str, str] | None:
+    """Every segment's or team's name by id (as the facts group them), read once per search."""
+    model = {"segment": Segment, "team": Team}.get(dimension)
+    if model is None:
+        return None
+    return {str(pk): name for pk, name in model.objects.for_org(org).values_list("pk", "name")}
+
+
+def _labels(names: dict[str, str] | None, dimension: str, groups) -> dict[str, str]:
+    if names is not None:  # a segment or team that no longer exists has no label
+        return {group: names[group] for group in groups if group in names}
     if dimension == "channel":
         return {g: g or "(no channel)" for g in groups}
     return {"": "overall"}
@@ -414,12 +412,13 @@ def find_leaks(
 
     leaks: list[Leak] = []
     for dimension in dimensions:
+        group_names = _group_names(org, dimension)
         for index, pair in enumerate(pairs):
             from_stage, to_stage = pair
             window = windows[from_stage][0]
             now = counted[dimension][0][index]
             before = overall_trailing if not dimension else counted[dimension][1][index]
-            labels = _labels(org, dimension, {group for _, group in now})
+            labels = _labels(group_names, dimension, {group for _, group in now})
             later = keys[index + 1 :]
             for (stage, group), counts in sorted(now.items()):
                 if stage != from_stage or counts.entries < min_volume or counts.rate is None:

@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from django.core.cache import cache
 from django.urls import reverse
 
+from apps.core import memo
 from apps.core.csv import csv_response
 from apps.measurement import store
 from apps.measurement.metrics import engine
@@ -441,7 +442,7 @@ def primary_plans_stamp(org) -> list:
     from apps.strategy.models import SavedPlan
 
     plans = SavedPlan.objects.for_org(org).filter(is_primary=True).order_by("pk")
-    return list(plans.values_list("pk", "updated_at"))
+    return memo.remembered(("primary_plans", org.pk), lambda: list(plans.values_list("pk", "updated_at")))
 
 
 def metric_total(query: DashboardQuery, metric_key: str, *, compare: bool | None = None, **params) -> dict:

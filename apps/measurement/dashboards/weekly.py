@@ -65,6 +65,7 @@ def leading_indicators(
     filters: dict | None = None,
     today: datetime.date | None = None,
     fresh: bool = False,
+    version: str | None = None,
 ) -> list[dict]:
     """The leading indicators over start..end (inclusive), each as a JSON-serialisable dict:
 
@@ -75,10 +76,11 @@ def leading_indicators(
 
     `filters` are parsed dashboard filters (engine.parse_filters); a filter an indicator cannot take
     leaves it without a value and says so in `unavailable`, it is never silently dropped. Values are
-    cached until the next rollup (dashboards.base.cached); `fresh` recomputes them."""
+    cached until the next rollup (dashboards.base.cached; `version` is the facts' version when the
+    caller has read it already); `fresh` recomputes them."""
     filters = filters or {}
     today = today or engine.local_today(org)
-    query = DashboardQuery(org, start, end, "", True, filters, facts_version(org), fresh)
+    query = DashboardQuery(org, start, end, "", True, filters, version or facts_version(org), fresh)
     parts = ["indicators", today, primary_plans_stamp(org)]
     return section(query, "leading_indicators", parts, lambda: _indicators(query, today))
 
@@ -197,7 +199,13 @@ def weekly_review(query: DashboardQuery, *, today: datetime.date | None = None) 
 
     def facts():
         indicators = leading_indicators(
-            org, start=query.start, end=query.end, filters=query.filters, today=today, fresh=query.fresh
+            org,
+            start=query.start,
+            end=query.end,
+            filters=query.filters,
+            today=today,
+            fresh=query.fresh,
+            version=query.version,
         )
         charts = [_volume_chart(indicators), _trend_chart(query)]
         return indicators, _indicator_table(query, indicators), charts, _leak_table(query)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from apps.core import memo
+
 from .. import sketch, store
 from ..models import PAID_TYPES, MeasurementSettings
 
@@ -116,7 +118,12 @@ def _ratio(numerator: pd.Series, denominator: pd.Series, scale: float = 1.0) -> 
 
 
 def _quantile(q: Query, table: str, field_name: str, quantile: float, divisor: float, **where) -> pd.Series:
-    merged = store.sketches(q.org, table, field_name, q.window, q.group_by, **q.where(**where))
+    filters = q.where(**where)
+    # A median and a p90 of the same durations read the same merged sketches (once per dashboard).
+    key = ("sketches", q.org.pk, table, field_name, q.window, q.group_by, repr(sorted(filters.items())))
+    merged = memo.remembered(
+        key, lambda: store.sketches(q.org, table, field_name, q.window, q.group_by, **filters)
+    )
     periods = q.window.periods()
     if q.group_by:
         groups = sorted({key[1] for key in merged}, key=lambda g: (g is None, str(g)))
