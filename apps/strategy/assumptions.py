@@ -91,7 +91,8 @@ class History:
 
 
 def funnel_stages(org) -> list[LifecycleStage]:
-    return list(LifecycleStage.objects.for_org(org).filter(kind=FUNNEL).order_by("order", "id"))
+    stages = LifecycleStage.objects.for_org(org).filter(kind=FUNNEL).order_by("order", "id")
+    return list(memo.remembered(("funnel_stages", org.pk), lambda: list(stages)))
 
 
 def _metric_total(org, key: str, start: datetime.date, end: datetime.date, **params) -> float | None:
