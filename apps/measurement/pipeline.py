@@ -31,8 +31,8 @@ An opportunity that leaves and comes back within the window counts once, from
 its first entry to its final exit. One that never shows up open in the quarter
 (created already won, say) is not pipeline and is not counted.
 
-Everything is one SQL statement over the event table (DISTINCT ON for the
-state at start, window functions for the exit), so no event is loaded into
+Everything is one SQL statement over the event table (window functions for
+the state at start and for the exit), so no event is loaded into
 Python; the drill-down reads the same classification for one bucket. Only
 the history of opportunities with an in-scope snapshot is read, found through
 a partial index on open snapshots by close date (a quarter holds a fraction
@@ -190,19 +190,16 @@ def _classified_sql(org, start: datetime.date, end: datetime.date, scope: Scope)
     WITH {in_scope},
     ev AS (
         SELECT e.pgh_obj_id AS opp, e.pgh_id, e.pgh_created_at AS at, e.amount, e.status,
-               (e.status = 'open' AND e.close_date BETWEEN %(qs)s AND %(qe)s) AS in_scope
+               (e.status = 'open' AND e.close_date BETWEEN %(qs)s AND %(qe)s) AS in_scope,
+               e.pgh_created_at < %(s)s AS before,
+               lead(e.pgh_created_at) OVER (PARTITION BY e.pgh_obj_id ORDER BY e.pgh_created_at, e.pgh_id)
+                   AS next_at
         FROM {events} e JOIN relevant r ON r.id = e.pgh_obj_id
         WHERE e.organization_id = %(org)s AND e.pgh_created_at < %(e)s
     ),
-    at_start AS (
-        SELECT DISTINCT ON (opp) opp, pgh_id, at, amount, status, in_scope, true AS before
-        FROM ev WHERE at < %(s)s
-        ORDER BY opp, at DESC, pgh_id DESC
-    ),
-    seq AS (
-        SELECT * FROM at_start
-        UNION ALL
-        SELECT opp, pgh_id, at, amount, status, in_scope, false FROM ev WHERE at >= %(s)s
+    seq AS (  -- the state at the start (the last snapshot before it) and every snapshot after
+        SELECT opp, pgh_id, at, amount, status, in_scope, before FROM ev
+        WHERE NOT before OR next_at IS NULL OR next_at >= %(s)s
     ),
     ordered AS (
         SELECT seq.*,

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from . import store
 
@@ -214,8 +215,11 @@ def orphan_leads(org, today: datetime.date) -> list[RedFlag]:
     from .services import backlog
 
     counted = backlog.for_day(org, today)
+    when = ""
     if counted is not None:
         total, unowned = counted.total("stuck"), counted.total("unowned")
+        local = timezone.localtime(counted.counted_at, ZoneInfo(org.time_zone))
+        when = f" Counted at {local:%H:%M} on {local:%d %b %Y} ({org.time_zone})."
     else:  # a past day that was never counted: today's leads against that day's end
         thresholds = stuck.thresholds_from({}, org=org)
         found = stuck.stuck_leads(org=org, thresholds=thresholds, now=_end_of(org, today))
@@ -229,7 +233,7 @@ def orphan_leads(org, today: datetime.date) -> list[RedFlag]:
             f"{total} leads in no man's land",
             f"{unowned} have no owner and {total - unowned} have waited in their stage past its limit "
             "(MQL 3 days, SAL 7, SQL 14, other stages 14 by default). Reassign them or return them to "
-            "marketing.",
+            f"marketing.{when}",
             CRITICAL if total >= ORPHAN_CRITICAL else WARNING,
             _url(org, "execution_no_mans_land"),
         )

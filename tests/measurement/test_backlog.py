@@ -114,6 +114,8 @@ def test_the_red_flag_reads_the_stored_count(org, fixture):
     add(org, "mql", 50, days=1)
     (flag,) = redflags.orphan_leads(org, today)
     assert flag.title == "6 leads in no man's land" and flag.severity == redflags.WARNING
+    counted = BacklogDay.objects.for_org(org).values_list("counted_at", flat=True).first()
+    assert flag.detail.endswith(f"Counted at {counted:%H:%M} on {counted:%d %b %Y} (UTC).")
     BacklogDay.objects.for_org(org).update(counted_at=NOW - datetime.timedelta(days=1000))
     (flag,) = redflags.orphan_leads(org, today)
     assert flag.title == "56 leads in no man's land" and flag.severity == redflags.CRITICAL
