@@ -210,21 +210,16 @@ def _end_of(org, day: datetime.date) -> datetime.datetime:
 
 
 def orphan_leads(org, today: datetime.date) -> list[RedFlag]:
-    from apps.execution.selectors import stuck
-
     from .services import backlog
 
     counted = backlog.for_day(org, today)
     when = ""
     if counted is not None:
-        total, unowned = counted.total("stuck"), counted.total("unowned")
         local = timezone.localtime(counted.counted_at, ZoneInfo(org.time_zone))
         when = f" Counted at {local:%H:%M} on {local:%d %b %Y} ({org.time_zone})."
     else:  # a past day that was never counted: today's leads against that day's end
-        thresholds = stuck.thresholds_from({}, org=org)
-        found = stuck.stuck_leads(org=org, thresholds=thresholds, now=_end_of(org, today))
-        counts = found.aggregate(total=Count("id"), unowned=Count("id", filter=Q(owner__isnull=True)))
-        total, unowned = counts["total"], counts["unowned"]
+        counted = backlog.measure(org, at=_end_of(org, today))
+    total, unowned = counted.total("stuck"), counted.total("unowned")
     if total < ORPHAN_WARNING:
         return []
     return [

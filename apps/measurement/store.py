@@ -193,7 +193,7 @@ def _sums_sql(model, org, window: Window, group_column, measures: list[str], whe
     """The statement `sums` runs, written directly: a dashboard makes dozens of these small reads, and
     building each as a queryset cost several times what running it did. None when a lookup is not
     one of `_OPERATORS` (the ORM then builds the same statement)."""
-    meta = model._meta
+    meta, quote = model._meta, connection.ops.quote_name
     conditions, params = (
         ["organization_id = %s", "day >= %s", "day <= %s"],
         [org.pk, window.start, window.end],
@@ -203,7 +203,7 @@ def _sums_sql(model, org, window: Window, group_column, measures: list[str], whe
         operator = operator or "exact"
         if operator not in _OPERATORS:
             return None
-        column = connection.ops.quote_name(meta.get_field(name).column)
+        column = quote(meta.get_field(name).column)
         if operator == "exact" and value is None:
             conditions.append(f"{column} IS NULL")
             continue
@@ -214,9 +214,8 @@ def _sums_sql(model, org, window: Window, group_column, measures: list[str], whe
         keys.append(("date_trunc(%s, day)::date", "period"))
         params.insert(0, window.grain)
     if group_column:
-        keys.append((connection.ops.quote_name(meta.get_field(group_column).column), "group"))
-    selected = [f"{expression} AS {connection.ops.quote_name(alias)}" for expression, alias in keys]
-    quote = connection.ops.quote_name
+        keys.append((quote(meta.get_field(group_column).column), "group"))
+    selected = [f"{expression} AS {quote(alias)}" for expression, alias in keys]
     selected += [f"sum({quote(meta.get_field(m).column)}) AS {quote(m)}" for m in measures]
     # Only the model's own table and column names and the fixed fragments above are interpolated.
     sql = f"SELECT {', '.join(selected)} FROM {meta.db_table} WHERE {' AND '.join(conditions)}"  # noqa: S608

@@ -9,7 +9,6 @@ from apps.execution.services import handoffs
 from apps.measurement import store
 from apps.measurement.metrics import engine
 from apps.measurement.metrics.catalogue import BY_KEY as METRICS
-from apps.records.models import Lead
 
 from .evidence import Context, Evidence, counted
 
@@ -88,12 +87,11 @@ def routed_by_rule(ctx: Context) -> Evidence:
 def no_mans_land(ctx: Context) -> Evidence:
     """The hand-off "no man's land" detector with its default limits per stage."""
     thresholds = stuck.thresholds_from({}, org=ctx.org)
-    found = stuck.stuck_leads(org=ctx.org, thresholds=thresholds, now=ctx.now)
-    working = Lead.objects.for_org(ctx.org).filter(merged_into__isnull=True, stage__key__in=list(thresholds))
-    total = working.count()
-    stuck_count = found.count()
+    stages = stuck.stage_counts(org=ctx.org, thresholds=thresholds, now=ctx.now).values()
+    total, stuck_count = sum(s["open"] for s in stages), sum(s["stuck"] for s in stages)
     ctx.cache["stuck"] = stuck_count
-    ctx.cache["unowned"] = found.filter(owner__isnull=True).count()
+    ctx.cache["unowned"] = sum(s["unowned"] for s in stages)
+    found = stuck.stuck_leads(org=ctx.org, thresholds=thresholds, now=ctx.now)
     return counted(
         total - stuck_count,
         total,

@@ -41,11 +41,16 @@ def _local_day(org, moment: datetime.datetime) -> datetime.date:
     return timezone.localdate(moment, ZoneInfo(org.time_zone))
 
 
+def measure(org, *, at: datetime.datetime) -> Backlog:
+    """The organisation's backlog with its leads as they are, aged as at `at`; nothing is stored."""
+    stages = stuck.stage_counts(org=org, thresholds=stuck.thresholds_from({}, org=org), now=at)
+    return Backlog(_local_day(org, at), at, stages)
+
+
 def count(org, *, now: datetime.datetime | None = None) -> Backlog:
     """Count the organisation's backlog now and store it as its current local day's."""
-    now = now or timezone.now()
-    day = _local_day(org, now)
-    stages = stuck.stage_counts(org=org, thresholds=stuck.thresholds_from({}, org=org), now=now)
+    backlog = measure(org, at=now or timezone.now())
+    day, now, stages = backlog.day, backlog.counted_at, backlog.stages
     rows = [
         BacklogDay(organization=org, day=day, stage=key, counted_at=now, **counts)
         for key, counts in stages.items()
@@ -58,7 +63,7 @@ def count(org, *, now: datetime.datetime | None = None) -> Backlog:
         update_fields=[*MEASURES, "counted_at"],
     )
     BacklogDay.objects.for_org(org).filter(day=day).exclude(stage__in=list(stages)).delete()
-    return Backlog(day, now, stages)
+    return backlog
 
 
 def stored(org, day: datetime.date) -> Backlog | None:
