@@ -219,7 +219,9 @@ def measure(due: int) -> dict:
 
     from apps.execution.journeys import engine
     from apps.execution.models import Enrollment, JourneyStepRun
+    from revops.celery import freeze_startup_objects
 
+    freeze_startup_objects()  # as every worker process does when it starts
     org = _org()
     ids = list(Enrollment.objects.for_org(org).order_by("pk").values_list("pk", flat=True)[:due])
     samples = {"sweep_ms_per_step": [], "bare_ms_per_row": []}

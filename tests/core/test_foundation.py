@@ -207,3 +207,19 @@ def test_seed_demo_is_idempotent(capsys):
     # Two quarters of four organisation goals and a team goal, set once.
     assert Goal.objects.for_org(demo).count() == 9
     assert "revops-demo-2026" in capsys.readouterr().out
+
+
+def test_each_worker_process_freezes_what_startup_loaded():
+    import gc
+
+    from celery.signals import worker_process_init
+
+    from revops.celery import freeze_startup_objects
+
+    assert any(receiver() is freeze_startup_objects for _, receiver in worker_process_init.receivers)
+    gc.unfreeze()
+    try:
+        worker_process_init.send(sender=None)
+        assert gc.get_freeze_count() > 10_000  # the modules, settings and model metadata of startup
+    finally:
+        gc.unfreeze()

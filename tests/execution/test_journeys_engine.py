@@ -286,18 +286,24 @@ def test_webhook_step_emits_one_outbox_event_for_its_endpoint(org):
 
 def test_a_failing_step_is_retried_with_back_off_and_leaves_nothing_behind(org, monkeypatch):
     _, enrollment = enrolled(org, [_task(), {"id": "n", "type": "notify", "notify": {"title": "x"}}])
-    engine.sweep(now=T0)  # the task step
 
     def boom(*args, **kwargs):
         raise RuntimeError("mail server on fire")
 
     monkeypatch.setattr(engine, "_notify", boom)
     monkeypatch.setitem(engine.RUNNERS, "notify", boom)
-    engine.sweep(now=T0)
+    engine.sweep(now=T0)  # the task step, then the notify step in the same claim
     enrollment.refresh_from_db()
     assert enrollment.attempts == 1 and "on fire" in enrollment.last_error
     assert enrollment.next_run_at == T0 + engine.RETRY_BASE and enrollment.step_id == "n"
-    assert JourneyStepRun.objects.filter(step_id="n").count() == 0
+    assert list(JourneyStepRun.objects.values_list("step_id", flat=True)) == ["t"]  # the task stays done
+    assert Task.objects.count() == 1
+
+    engine.sweep(now=T0 + engine.RETRY_BASE)  # still failing: the back-off doubles
+    enrollment.refresh_from_db()
+    assert enrollment.attempts == 2
+    assert enrollment.next_run_at == T0 + 3 * engine.RETRY_BASE and enrollment.step_id == "n"
+    assert JourneyStepRun.objects.filter(step_id="n").count() == 0 and Task.objects.count() == 1
 
 
 def test_step_validation_names_the_field(org):
@@ -334,6 +340,39 @@ def test_exit_goal_stage_reached_ends_the_enrolment_before_its_next_step(org):
     enrollment.refresh_from_db()
     assert (enrollment.status, enrollment.exit_reason) == (EnrollmentStatus.EXITED, "stage_reached")
     assert not Task.objects.exists()
+
+
+def test_due_steps_run_back_to_back_in_one_claim_up_to_the_chain_limit(org):
+    steps = [_task(f"Call {n}") | {"id": f"t{n}"} for n in range(engine.MAX_CHAIN + 2)]
+    _, enrollment = enrolled(org, steps)
+    assert engine.sweep(now=T0) == 1
+    assert Task.objects.count() == engine.MAX_CHAIN
+    enrollment.refresh_from_db()
+    assert enrollment.step_id == f"t{engine.MAX_CHAIN}" and enrollment.next_run_at == T0
+    assert engine.sweep(now=T0) == 1 and engine.sweep(now=T0) == 0
+    assert Task.objects.count() == engine.MAX_CHAIN + 2
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.COMPLETED
+
+
+def test_an_update_step_ends_the_chain_so_a_goal_it_meets_is_checked_before_the_next_step(org):
+    hello = template(org)
+    made, enrollment = enrolled(
+        org,
+        [
+            {"id": "u", "type": "update", "update": {"field": "stage", "value": "sql"}},
+            {"id": "e", "type": "email", "email": {"template": hello.pk}},
+        ],
+        exit_goals=[{"type": "stage_reached", "stage": "sql"}],
+    )
+    assert engine.sweep(now=T0) == 1
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.step_id) == (EnrollmentStatus.ACTIVE, "e")
+    assert engine.sweep(now=T0) == 1
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.exit_reason) == (EnrollmentStatus.EXITED, "stage_reached")
+    assert not OutboundEmail.objects.exists()
+    assert list(JourneyStepRun.objects.values_list("step_id", flat=True)) == ["u"]
 
 
 def test_exit_goals_reply_unsubscribe_and_opportunity(org):
@@ -454,6 +493,18 @@ def test_unsubscribe_token_adds_a_suppression_and_a_forged_one_does_nothing(org)
     assert services.unsubscribe(token=token).email == "a@example.com"
     assert services.unsubscribe(token=token[:-2] + "xx") is None
     assert Suppression.objects.count() == 1
+    other = mail.unsubscribe_token(org_id=org.pk + 1, email="a@example.com")
+    assert mail.read_unsubscribe_token(other[: other.index(":")] + token[token.index(":") :]) is None
+
+
+def test_unsubscribe_links_in_the_earlier_long_form_still_work(org):
+    from django.core import signing
+
+    old = signing.dumps({"o": org.pk, "e": "b:c@example.com"}, salt=mail.UNSUBSCRIBE_SALT, compress=True)
+    assert mail.read_unsubscribe_token(old) == (org.pk, "b:c@example.com")
+    assert mail.read_unsubscribe_token(old[:-2] + "xx") is None
+    new = mail.unsubscribe_token(org_id=org.pk, email="b:c@example.com")
+    assert len(new) < len(old) and mail.read_unsubscribe_token(new) == (org.pk, "b:c@example.com")
 
 
 @pytest.fixture

@@ -9,12 +9,19 @@ step and time. A worker killed at any point either committed all of that or
 none of it, so a step is done exactly once; e-mails leave later through
 `mail.send_due`, which documents the one case that can repeat.
 
+A claimed enrolment runs its steps one after another while they are due: an
+e-mail followed by a wait is one claim, not two. The chain stops at a step
+that is not due yet, at the end, at a failure, after MAX_CHAIN steps, and
+after an `update` step: that one can meet an exit goal (a stage reached), so
+the next claim checks the goals again before anything else runs.
+
 `visit` counts passes through the steps: a branch that jumps back (to the same
 or an earlier step) starts a new pass, so within one pass every step runs at
 most once and the key stays unique. A step that raises is retried with
 back-off, and the enrolment fails after MAX_ATTEMPTS.
 """
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,7 +42,6 @@ from apps.execution.models import (
     JourneyVersion,
     OutboundEmail,
     StepRunStatus,
-    Suppression,
     Task,
 )
 from apps.execution.services import experiments, facts
@@ -47,6 +53,7 @@ from .steps import END
 SWEEP_BATCH = 500
 MAX_ATTEMPTS = 5
 MAX_PASSES = 20
+MAX_CHAIN = 10  # steps one claim may run back to back
 RETRY_BASE = timedelta(minutes=1)
 
 
@@ -58,7 +65,7 @@ class Outcome:
     detail: dict = field(default_factory=dict)
     jump: str | None = None  # a step id or END; None: the next step in the list
     resume_at: datetime | None = None  # None: now
-    email: OutboundEmail | None = None
+    email: dict | None = None  # an OutboundEmail's to, subject, body and from_email
     task: Task | None = None
 
 
@@ -114,50 +121,97 @@ def run_batch(enrollments: list[Enrollment], *, now) -> None:
             "organization_id", "key", "order"
         )
     }
-    exits = goals.reasons_to_exit(enrollments, stage_orders=stage_orders)
     context = _BatchContext(enrollments, now=now)
-    runs, emails, tasks, updates = [], [], [], []
+    exits = goals.reasons_to_exit(enrollments, stage_orders=stage_orders, suppressed=context.suppressed)
+    written = _Written()
     for enrollment in enrollments:
         if enrollment.pk in exits:
             _finish(enrollment, EnrollmentStatus.EXITED, now, reason=exits[enrollment.pk])
-            updates.append(enrollment)
             continue
-        steps = enrollment.version.steps
+        _run_chain(enrollment, now, context, written)
+    written.save(now)
+    _save_enrollments(enrollments)
+
+
+def _run_chain(enrollment, now, context, written) -> None:
+    """Run the enrolment's due steps back to back (see the module's docstring for where it stops)."""
+    steps = enrollment.version.steps
+    for _ in range(MAX_CHAIN):
         index = next((i for i, s in enumerate(steps) if s["id"] == enrollment.step_id), None)
         if index is None:  # at the end (or a step the version does not have)
             _finish(enrollment, EnrollmentStatus.COMPLETED, now)
-            updates.append(enrollment)
-            continue
+            return
         step = steps[index]
+        key = idempotency_key(enrollment)
         outcome = _run_step(enrollment, step, now, context)
         if outcome is None:  # failed and will be retried; the savepoint undid its writes
-            updates.append(enrollment)
-            continue
-        run = JourneyStepRun(
-            organization_id=enrollment.organization_id,
-            enrollment=enrollment,
-            step_id=step["id"],
-            step_type=step["type"],
-            idempotency_key=idempotency_key(enrollment),
-            status=outcome.status,
-            detail=outcome.detail,
-            ran_at=now,
-        )
-        runs.append(run)
-        if outcome.email:
-            outcome.email.step_run = run
-            emails.append(outcome.email)
-        if outcome.task:
-            outcome.task.step_run = run
-            tasks.append(outcome.task)
+            return
+        written.add(enrollment, step, key, outcome)
         _advance(enrollment, steps, index, outcome, now)
-        updates.append(enrollment)
-    JourneyStepRun.objects.bulk_create(runs)
-    for row in (*emails, *tasks):
-        row.step_run_id = row.step_run.pk
-    OutboundEmail.objects.bulk_create(emails)
-    Task.objects.bulk_create(tasks)
-    _save_enrollments(updates)
+        waits = enrollment.status != EnrollmentStatus.ACTIVE or enrollment.next_run_at > now
+        if waits or step["type"] == "update":
+            return
+
+
+class _Written:
+    """The rows a batch's steps decided to write, inserted together: step runs, then their e-mails and
+    tasks. Each table takes one INSERT ... SELECT over `json_to_recordset` of a single parameter: a
+    thousand rows cost one JSON string rather than ten thousand driver-quoted parameters."""
+
+    def __init__(self):
+        self.runs, self.emails, self.tasks = [], [], []
+
+    def add(self, enrollment, step, key, outcome):
+        self.runs.append(
+            {"organization_id": enrollment.organization_id, "enrollment_id": enrollment.pk,
+             "step_id": step["id"], "step_type": step["type"], "idempotency_key": key,
+             "status": outcome.status, "detail": outcome.detail}
+        )  # fmt: skip
+        if outcome.email:
+            self.emails.append(
+                {"key": key, "organization_id": enrollment.organization_id, "lead_id": enrollment.lead_id,
+                 **outcome.email}
+            )  # fmt: skip
+        if outcome.task:
+            self.tasks.append((key, outcome.task))
+
+    def save(self, now):
+        if not self.runs:
+            return
+        runs, emails = JourneyStepRun._meta.db_table, OutboundEmail._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {runs} (created_at, updated_at, ran_at, organization_id, enrollment_id, step_id,
+                    step_type, idempotency_key, status, detail)
+                SELECT %(now)s, %(now)s, %(now)s, v.* FROM json_to_recordset(%(rows)s) AS v(
+                    organization_id bigint, enrollment_id bigint, step_id text, step_type text,
+                    idempotency_key text, status text, detail jsonb)
+                """,  # noqa: S608 (only the table name is interpolated)
+                {"now": now, "rows": json.dumps(self.runs)},
+            )
+            if self.emails:
+                cursor.execute(
+                    f"""
+                    INSERT INTO {emails} (created_at, updated_at, step_run_id, organization_id, lead_id, "to",
+                        subject, body, from_email, error)
+                    SELECT %(now)s, %(now)s, r.id, v.organization_id, v.lead_id, v."to", v.subject, v.body,
+                        v.from_email, ''
+                    FROM json_to_recordset(%(rows)s) AS v(key text, organization_id bigint, lead_id bigint,
+                        "to" text, subject text, body text, from_email text)
+                    JOIN {runs} AS r ON r.idempotency_key = v.key
+                    """,  # noqa: S608 (only table names are interpolated)
+                    {"now": now, "rows": json.dumps(self.emails)},
+                )
+        if self.tasks:
+            run_ids = dict(
+                JourneyStepRun.objects.filter(idempotency_key__in=[key for key, _ in self.tasks]).values_list(
+                    "idempotency_key", "pk"
+                )
+            )
+            for key, task in self.tasks:
+                task.step_run_id = run_ids[key]
+            Task.objects.bulk_create([task for _, task in self.tasks])
 
 
 def idempotency_key(enrollment: Enrollment) -> str:
@@ -195,29 +249,31 @@ def _advance(enrollment, steps, index, outcome, now):
 
 
 def _save_enrollments(enrollments: list[Enrollment]) -> None:
-    """One UPDATE ... FROM (VALUES ...) for the whole batch."""
+    """One UPDATE for the whole batch, its rows in one JSON parameter (see `_Written`)."""
     if not enrollments:
         return
-    rows, params = [], []
-    for e in enrollments:
-        rows.append("(%s, %s, %s, %s::timestamptz, %s::timestamptz, %s, %s, %s, %s)")
-        params += [
-            e.pk, e.status, e.step_id, e.next_run_at, e.finished_at, e.exit_reason[:200], e.visit,
-            e.attempts, e.last_error[:500],
-        ]  # fmt: skip
-    table = Enrollment._meta.db_table
+    rows = [
+        {"id": e.pk, "status": e.status, "step_id": e.step_id, "next_run_at": _iso(e.next_run_at),
+         "finished_at": _iso(e.finished_at), "exit_reason": e.exit_reason[:200], "visit": e.visit,
+         "attempts": e.attempts, "last_error": e.last_error[:500]}
+        for e in enrollments
+    ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            UPDATE {table} AS e SET status = v.status, step_id = v.step_id, next_run_at = v.next_run_at,
-                finished_at = v.finished_at, exit_reason = v.exit_reason, visit = v.visit,
-                attempts = v.attempts, last_error = v.last_error, updated_at = now()
-            FROM (VALUES {", ".join(rows)})
-                AS v(id, status, step_id, next_run_at, finished_at, exit_reason, visit, attempts, last_error)
+            UPDATE {Enrollment._meta.db_table} AS e SET status = v.status, step_id = v.step_id,
+                next_run_at = v.next_run_at, finished_at = v.finished_at, exit_reason = v.exit_reason,
+                visit = v.visit, attempts = v.attempts, last_error = v.last_error, updated_at = now()
+            FROM json_to_recordset(%s) AS v(id bigint, status text, step_id text, next_run_at timestamptz,
+                finished_at timestamptz, exit_reason text, visit integer, attempts integer, last_error text)
             WHERE e.id = v.id
-            """,  # noqa: S608 (only the table name and placeholders are interpolated)
-            params,
+            """,  # noqa: S608 (only the table name is interpolated)
+            [json.dumps(rows)],
         )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 class _BatchContext:
@@ -243,15 +299,7 @@ class _BatchContext:
             for experiment in self.experiments.values():
                 template_ids |= {v["template"] for v in experiment.variants if v.get("template")}
         self.templates = EmailTemplate.objects.filter(organization_id__in=org_ids).in_bulk(template_ids)
-        emails = {(e.organization_id, e.lead.email) for e in enrollments if e.lead.email}
-        self.suppressed = set()
-        if emails:
-            org_ids = {o for o, _ in emails}
-            self.suppressed = set(
-                Suppression.objects.filter(
-                    organization_id__in=org_ids, email__in=[m for _, m in emails]
-                ).values_list("organization_id", "email")
-            )
+        self.suppressed = goals.suppressed_addresses(enrollments)
         self.owner_names = {}
         owners = {e.lead.owner_id for e in enrollments if e.lead.owner_id}
         if owners and template_ids:
@@ -315,8 +363,10 @@ class _OwnerTimes:
 
 
 def _waits_for_owner(enrollment) -> bool:
-    step = next((s for s in enrollment.version.steps if s["id"] == enrollment.step_id), None)
-    return step is not None and step["type"] == "wait" and step["wait"].get("business_hours") == "owner"
+    """Whether a step the claim may chain to waits for the owner's hours (any step: a branch can jump)."""
+    return any(
+        s["type"] == "wait" and s["wait"].get("business_hours") == "owner" for s in enrollment.version.steps
+    )
 
 
 def _run_step(enrollment, step, now, context) -> Outcome | None:
@@ -368,14 +418,7 @@ def _email(enrollment, config, now, context) -> Outcome:
     subject, body, sender = mail.compose(template=template, lead=lead, owner_name=owner_name)
     if config.get("subject"):  # a variant's own subject line
         subject = " ".join(mail.render(config["subject"], mail.merge_context(lead, owner_name)).split())[:300]
-    email = OutboundEmail(
-        organization_id=enrollment.organization_id,
-        lead=lead,
-        to=lead.email,
-        subject=subject,
-        body=body,
-        from_email=sender,
-    )
+    email = {"to": lead.email, "subject": subject, "body": body, "from_email": sender}
     return Outcome(detail={"template": template.pk, "subject": subject}, email=email)
 
 

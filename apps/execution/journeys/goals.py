@@ -51,8 +51,11 @@ def validate_goals(*, org, goals) -> list[dict]:
     return clean
 
 
-def reasons_to_exit(enrollments, *, stage_orders: dict) -> dict[int, str]:
-    """Map enrolment id -> the goal type it met, for enrolments (with lead and journey loaded)."""
+def reasons_to_exit(enrollments, *, stage_orders: dict, suppressed: set | None = None) -> dict[int, str]:
+    """Map enrolment id -> the goal type it met, for enrolments (with lead and journey loaded).
+
+    `suppressed` is `suppressed_addresses(enrollments)` when the caller has read it already.
+    """
     met: dict[int, str] = {}
     wanted = {}
     for enrollment in enrollments:
@@ -65,7 +68,11 @@ def reasons_to_exit(enrollments, *, stage_orders: dict) -> dict[int, str]:
             target is not None and stage.kind == FUNNEL and stage.order >= target
         ):
             met.setdefault(enrollment.pk, "stage_reached")
-    checks = {"replied": _replied, "unsubscribed": _unsubscribed, "opportunity_created": _opportunity}
+    checks = {
+        "replied": _replied,
+        "unsubscribed": lambda pending: _unsubscribed(pending, suppressed),
+        "opportunity_created": _opportunity,
+    }
     for kind, check in checks.items():
         pending = [e for e, _ in wanted.get(kind, []) if e.pk not in met]
         for enrollment_id in check(pending):
@@ -88,15 +95,23 @@ def _replied(enrollments) -> set[int]:
     return {e.pk for e in enrollments if e.lead_id in latest and latest[e.lead_id] >= e.entered_at}
 
 
-def _unsubscribed(enrollments) -> set[int]:
+def suppressed_addresses(enrollments) -> set[tuple[int, str]]:
+    """(organisation id, address) of the enrolments' leads that are on the suppression list."""
     wanted = [e for e in enrollments if e.lead.email]
     if not wanted:
         return set()
-    gone = set(
+    return set(
         Suppression.objects.filter(
             organization_id__in={e.organization_id for e in wanted}, email__in={e.lead.email for e in wanted}
         ).values_list("organization_id", "email")
     )
+
+
+def _unsubscribed(enrollments, suppressed=None) -> set[int]:
+    wanted = [e for e in enrollments if e.lead.email]
+    if not wanted:
+        return set()
+    gone = suppressed_addresses(wanted) if suppressed is None else suppressed
     return {e.pk for e in wanted if (e.organization_id, e.lead.email) in gone}
 
 

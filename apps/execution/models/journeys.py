@@ -166,7 +166,8 @@ class JourneyStepRun(OrgOwned):
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="journey_step_run_key_unique")
         ]
-        indexes = [models.Index(fields=["organization", "enrollment"], name="journey_step_run_enr_idx")]
+        # Read by enrolment (its own index) or by organisation (the foreign key's): no composite index,
+        # which the sweeper would pay for on every step it writes.
 
     def __str__(self):
         return self.idempotency_key
