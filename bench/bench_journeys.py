@@ -219,7 +219,7 @@ def measure(due: int) -> dict:
 
     from apps.execution.journeys import engine
     from apps.execution.models import Enrollment, JourneyStepRun
-    from revops.celery import freeze_startup_objects
+    from revops.startup import freeze_startup_objects
 
     freeze_startup_objects()  # as every worker process does when it starts
     org = _org()

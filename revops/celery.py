@@ -6,13 +6,14 @@ is dropped rather than replayed in a burst: every job is a sweep that the next
 tick repeats anyway.
 """
 
-import gc
 import os
 from datetime import timedelta
 
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_process_init, worker_ready
+
+from revops.startup import freeze_startup_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "revops.settings")
 
@@ -182,15 +183,5 @@ def _heartbeat_on_start(sender, **kwargs):
     worker_heartbeat()
 
 
-@worker_process_init.connect
-def freeze_startup_objects(**kwargs):
-    """Put what startup loaded (modules, settings, URL patterns, model metadata) out of the cyclic
-    garbage collector's reach, as each pool process starts.
-
-    A sweep allocates tens of thousands of short-lived objects a batch, which sets off full
-    collections; each one walked every object startup had made, 60 to 150 ms of a journey sweep's
-    second. Frozen, a full collection walks only what the task made. Nothing frozen is ever freed,
-    which costs nothing here: startup objects live as long as the process does.
-    """
-    gc.collect()
-    gc.freeze()
+# Each pool process, once started (see revops.startup).
+worker_process_init.connect(freeze_startup_objects, weak=False)

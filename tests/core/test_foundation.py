@@ -209,17 +209,30 @@ def test_seed_demo_is_idempotent(capsys):
     assert "revops-demo-2026" in capsys.readouterr().out
 
 
-def test_each_worker_process_freezes_what_startup_loaded():
+def test_web_and_worker_processes_freeze_what_startup_loaded():
     import gc
+    import importlib
 
     from celery.signals import worker_process_init
 
-    from revops.celery import freeze_startup_objects
+    import revops.wsgi
+    from revops.startup import freeze_startup_objects
 
-    assert any(receiver() is freeze_startup_objects for _, receiver in worker_process_init.receivers)
-    gc.unfreeze()
+    assert any(receiver is freeze_startup_objects for _, receiver in worker_process_init.receivers)
     try:
-        worker_process_init.send(sender=None)
-        assert gc.get_freeze_count() > 10_000  # the modules, settings and model metadata of startup
+        for start in (lambda: worker_process_init.send(sender=None), lambda: importlib.reload(revops.wsgi)):
+            gc.unfreeze()
+            assert gc.get_freeze_count() == 0
+            start()
+            assert gc.get_freeze_count() > 10_000  # the modules, settings and model metadata of startup
     finally:
         gc.unfreeze()
+
+
+def test_the_cache_keeps_one_redis_client_per_connection_pool():
+    from django.core.cache import cache
+
+    cache.set("foundation-cache-check", {"n": 1}, 30)
+    assert cache.get("foundation-cache-check") == {"n": 1}
+    assert cache.delete("foundation-cache-check") and cache.get("foundation-cache-check") is None
+    assert cache._cache.get_client() is cache._cache.get_client(write=True)  # one server: one pool

@@ -357,7 +357,7 @@ def test_due_steps_run_back_to_back_in_one_claim_up_to_the_chain_limit(org):
 
 def test_an_update_step_ends_the_chain_so_a_goal_it_meets_is_checked_before_the_next_step(org):
     hello = template(org)
-    made, enrollment = enrolled(
+    _, enrollment = enrolled(
         org,
         [
             {"id": "u", "type": "update", "update": {"field": "stage", "value": "sql"}},
