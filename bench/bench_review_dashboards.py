@@ -200,6 +200,7 @@ def measure(org_slug: str, requests: int) -> dict:
     from django.db import connection
     from django.test import Client
 
+    import revops.wsgi  # noqa: F401  (this process loads the application as a web worker does, see revops.startup)
     from apps.accounts.models import Organization, User
     from apps.measurement.models import FunnelDay
     from bench.fixtures import EMAIL

@@ -261,7 +261,12 @@ def drilldown_url(
             params.update({"close_after": start.isoformat(), "close_before": after})
         if kind == "offers":
             params.update({"from": start.isoformat(), "to": end.isoformat()})
-    return f"{reverse(name, args=[org.slug])}?{urlencode(params)}"
+    return f"{_path(name, org.slug)}?{urlencode(params)}"
+
+
+def _path(url_name: str, *args) -> str:
+    # A dashboard links dozens of its numbers to the same few lists: each path is resolved once a build.
+    return memo.remembered(("path", url_name, *args), lambda: reverse(url_name, args=list(args)))
 
 
 # --- Showing numbers -------------------------------------------------------------------------------
@@ -379,7 +384,7 @@ class Dashboard:
 def metric_url(org, metric_key: str, query: DashboardQuery, **params) -> str:
     """The metric's page over the query's window and filters (for numbers no records list can show)."""
     values = {"from": query.start.isoformat(), "to": query.end.isoformat(), **query.filters, **params}
-    return f"{reverse('measurement_metric', args=[org.slug, metric_key])}?{urlencode(values)}"
+    return f"{_path('measurement_metric', org.slug, metric_key)}?{urlencode(values)}"
 
 
 # --- Cached reads ----------------------------------------------------------------------------------

@@ -149,8 +149,10 @@ def _new_customers(q: Query, **where) -> pd.Series:
 
 
 def _settings(q: Query) -> MeasurementSettings:
-    found = MeasurementSettings.objects.for_org(q.org).first()
-    return found or MeasurementSettings(organization=q.org)
+    def read():
+        return MeasurementSettings.objects.for_org(q.org).first() or MeasurementSettings(organization=q.org)
+
+    return memo.remembered(("measurement-settings", q.org.pk), read)  # several metrics of one page
 
 
 def _ungrouped(q: Query) -> Query:
