@@ -338,6 +338,45 @@ def build_opportunities(org) -> int:
     return _execute(sql, params)
 
 
+def build_pipeline(org, deals: list[int] | None = None) -> int:
+    """PipelineSpell: every open snapshot with a close date of the deals' histories, with when the deal's
+    next snapshot came and what it said. `deals` limits the rebuild to those opportunities (whose history
+    grew); None rebuilds the organisation. A deleted deal keeps its history but gets no rows."""
+    params = {"org": org.pk, "now": datetime.datetime.now(datetime.UTC), "deals": deals}
+    params["month"] = org.fiscal_year_start_month
+    only = "" if deals is None else "AND opportunity_id = ANY(%(deals)s)"
+    delete = f"DELETE FROM measurement_pipelinespell WHERE organization_id = %(org)s {only}"
+    with connection.cursor() as cursor:
+        cursor.execute(delete, params)
+    only = "" if deals is None else "AND e.pgh_obj_id = ANY(%(deals)s)"
+    sql = f"""
+    WITH ev AS (
+        SELECT e.pgh_obj_id AS opp, e.pgh_id, e.pgh_created_at AS at, e.amount, e.status, e.close_date,
+               lead(e.pgh_created_at) OVER w AS next_at, lead(e.status) OVER w AS next_status,
+               lead(e.amount) OVER w AS next_amount, min(e.pgh_created_at) OVER (PARTITION BY e.pgh_obj_id)
+                   AS first_seen
+        FROM records_opportunityevent e
+        WHERE e.organization_id = %(org)s {only}
+        WINDOW w AS (PARTITION BY e.pgh_obj_id ORDER BY e.pgh_created_at, e.pgh_id)
+    )
+    INSERT INTO measurement_pipelinespell (
+        organization_id, created_at, updated_at, quarter_start, opportunity_id, snapshot_id, entered_at,
+        left_at, amount, next_status, next_amount, first_seen, type, owner_id, channel, campaign
+    )
+    SELECT %(org)s, %(now)s, %(now)s,
+           -- The fiscal quarter holding the close date: quarters start every third month from `month`.
+           (date_trunc('month', ev.close_date) - make_interval(
+               months => (extract(month FROM ev.close_date)::int - %(month)s + 12) %% 3))::date,
+           ev.opp, ev.pgh_id, ev.at, ev.next_at, ev.amount, coalesce(ev.next_status, ''), ev.next_amount,
+           ev.first_seen, o.type, o.owner_id, coalesce(l.channel, ''), coalesce(l.utm_campaign, '')
+    FROM ev
+    JOIN records_opportunity o ON o.id = ev.opp
+    LEFT JOIN records_lead l ON l.id = o.primary_contact_id
+    WHERE ev.status = 'open' AND ev.close_date IS NOT NULL
+    """
+    return _execute(sql, params)
+
+
 def build_responses(org, days: list[datetime.date] | None) -> int:
     """ResponseDay: assignments by the day they were offered."""
     params = _day_params(org, days)

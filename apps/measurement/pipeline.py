@@ -31,12 +31,15 @@ An opportunity that leaves and comes back within the window counts once, from
 its first entry to its final exit. One that never shows up open in the quarter
 (created already won, say) is not pipeline and is not counted.
 
-Everything is one SQL statement over the event table (window functions for
-the state at start and for the exit), so no event is loaded into
-Python; the drill-down reads the same classification for one bucket. Only
-the history of opportunities with an in-scope snapshot is read, found through
-a partial index on open snapshots by close date (a quarter holds a fraction
-of all deals).
+The history is read through rollup rows (apps.measurement.models.PipelineSpell):
+one per open snapshot with a close date, carrying the time and content of the
+deal's next snapshot, so a window's classification is one statement over the
+quarter's rows with no window function and no raw event. `refresh_facts`
+brings them up to date before every read: only the deals whose history grew
+since the last refresh are rebuilt (a handful after an edit), and each rollup
+run rebuilds them whole. The filters read the rows' type and owner (a change
+to either writes a snapshot, so they are current) and the primary contact's
+channel and campaign as of the deal's last change or the last rollup.
 """
 
 import datetime
@@ -44,14 +47,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 
 from apps.accounts.models import TeamMember
 from apps.records.models import Opportunity
 from apps.strategy.fiscal import fiscal_quarter_of, fiscal_quarter_range
 from apps.strategy.models import Goal, GoalMetric
 
-from . import store
+from . import facts, store
+from .models import PipelineSpell, RollupState
 
 BUCKETS = ("start", "created", "progressed", "regressed", "won", "lost", "pushed", "end")
 BUCKET_LABELS = {
@@ -67,9 +71,10 @@ BUCKET_LABELS = {
 # Sign of each bucket in the equation (start and end are totals).
 SIGNS = {"created": 1, "progressed": 1, "regressed": -1, "won": -1, "lost": -1, "pushed": -1}
 FILTERS = ("channel", "owner", "team", "campaign", "type")
-# A page keeps its waterfalls until a deal changes, and this long at most: the filters read the deals'
-# current owners, teams and contacts, which leave no deal snapshot when they change.
+# A page keeps its waterfalls until a deal changes, and this long at most: a team's members can change
+# without any deal changing.
 CACHE_SECONDS = 300
+PIPELINE_LOCK = 0x70697065  # the first key of the advisory lock serialising PipelineSpell refreshes
 # The win rate behind the forecast is measured over this many days before the quarter starts.
 WIN_RATE_DAYS = 365
 
@@ -113,12 +118,46 @@ class Waterfall:
         ]
 
 
-def history_version(org) -> str:
-    """What the waterfalls of `org` read, stamped: its latest deal snapshot and how many deals it has (a
-    deleted deal leaves no snapshot)."""
+def _latest_snapshot(org) -> int | None:
+    """The organisation's latest deal snapshot (a deletion writes one too)."""
     events = Opportunity.pgh_event_model.objects.filter(organization_id=org.pk)
-    latest = events.order_by("-pgh_id").values_list("pgh_id", flat=True).first()
-    return f"deals:{latest}:{Opportunity.objects.for_org(org).count()}"
+    return events.order_by("-pgh_id").values_list("pgh_id", flat=True).first()
+
+
+def refresh_facts(org, *, whole: bool = False) -> str:
+    """Bring the organisation's PipelineSpell rows up to its latest deal snapshot and return that
+    version (waterfalls are cached under it). Only deals whose history grew since the last refresh are
+    rebuilt; everything is when `whole`, when the rows were never built or when the fiscal year moved.
+    Concurrent callers wait for one another. A snapshot committed out of order while this runs (its id
+    below one already read) waits for its deal's next change or the next rollup run, which rebuilds
+    everything."""
+    wanted = {"pipeline_through": _latest_snapshot(org), "pipeline_fiscal_month": org.fiscal_year_start_month}
+    if not whole and RollupState.objects.filter(organization_id=org.pk).values(*wanted).first() == wanted:
+        return f"deals:{wanted['pipeline_through']}"
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PIPELINE_LOCK, org.pk])
+        state, _ = RollupState.objects.get_or_create(organization_id=org.pk)
+        latest = _latest_snapshot(org)
+        moved = state.pipeline_fiscal_month != org.fiscal_year_start_month
+        if whole or moved or state.pipeline_through is None:
+            facts.build_pipeline(org)
+        elif state.pipeline_through != latest:
+            grown = Opportunity.pgh_event_model.objects.filter(
+                organization_id=org.pk, pgh_id__gt=state.pipeline_through, pgh_id__lte=latest
+            )
+            facts.build_pipeline(org, list(grown.values_list("pgh_obj_id", flat=True).distinct()))
+        RollupState.objects.filter(pk=state.pk).update(
+            pipeline_through=latest, pipeline_fiscal_month=org.fiscal_year_start_month
+        )
+    return f"deals:{latest}"
+
+
+def rebuild_facts(org) -> int:
+    """Rebuild every PipelineSpell row of the organisation (each rollup run does, which refreshes the
+    primary contacts' channels and campaigns); return how many there are."""
+    refresh_facts(org, whole=True)
+    return PipelineSpell.objects.for_org(org).count()
 
 
 def scope_for(org, end: datetime.date, filters: dict | None = None) -> Scope:
@@ -134,19 +173,14 @@ def _moment(org, day: datetime.date) -> datetime.datetime:
 
 
 def _filter_sql(org, filters: dict, params: dict) -> str:
-    """WHERE fragments on the opportunity (o) and its primary contact (l), as they are now."""
+    """WHERE fragments on the spells (see the module's docstring for how current each dimension is)."""
     parts = []
-    if filters.get("channel"):
-        parts.append("coalesce(l.channel, '') = %(f_channel)s")
-        params["f_channel"] = filters["channel"]
-    if filters.get("campaign"):
-        parts.append("coalesce(l.utm_campaign, '') = %(f_campaign)s")
-        params["f_campaign"] = filters["campaign"]
-    if filters.get("type"):
-        parts.append("o.type = %(f_type)s")
-        params["f_type"] = filters["type"]
+    for name in ("channel", "campaign", "type"):
+        if filters.get(name):
+            parts.append(f"{name} = %(f_{name})s")
+            params[f"f_{name}"] = filters[name]
     if filters.get("owner"):
-        parts.append("o.owner_id = %(f_owner)s")
+        parts.append("owner_id = %(f_owner)s")
         params["f_owner"] = int(filters["owner"])
     if filters.get("team"):
         members = list(
@@ -154,83 +188,58 @@ def _filter_sql(org, filters: dict, params: dict) -> str:
             .filter(team_id=int(filters["team"]))
             .values_list("membership_id", flat=True)
         )
-        parts.append("o.owner_id = ANY(%(f_team)s)")
+        parts.append("owner_id = ANY(%(f_team)s)")
         params["f_team"] = members
     return "".join(f" AND {part}" for part in parts)
 
 
-def _in_scope_sql(org, scope: Scope, params: dict) -> str:
-    """CTEs `candidates` and `relevant`: the opportunities with a snapshot in scope (open, closing in
-    the quarter) written before the moment %(e)s, and those of them that pass the filters. No other
-    opportunity can be in scope during a window that ends there, so only their history is read."""
+def _spells_sql(org, scope: Scope, params: dict) -> str:
+    """The CTE `spells`: the scope's in-quarter snapshots written before the moment %(e)s that were
+    still current at the moment %(s)s or later, i.e. the deal was in scope at some time of the window."""
     params.update({"org": org.pk, "qs": scope.quarter_start, "qe": scope.quarter_end})
     where = _filter_sql(org, scope.filters, params)
-    events = Opportunity.pgh_event_model._meta.db_table
     return f"""
-    candidates AS (
-        SELECT DISTINCT e.pgh_obj_id AS id FROM {events} e
-        WHERE e.organization_id = %(org)s AND e.status = 'open' AND e.close_date BETWEEN %(qs)s AND %(qe)s
-          AND e.pgh_created_at < %(e)s
-    ),
-    relevant AS (
-        SELECT o.id, o.type FROM {Opportunity._meta.db_table} o
-        JOIN candidates c ON c.id = o.id
-        LEFT JOIN records_lead l ON l.id = o.primary_contact_id
-        WHERE o.organization_id = %(org)s {where}
-    )"""  # noqa: S608 (only the models' table names and fixed fragments are interpolated)
+    spells AS (
+        SELECT opportunity_id AS opp, snapshot_id, entered_at, left_at, amount, next_status, next_amount,
+               first_seen, type
+        FROM {PipelineSpell._meta.db_table}
+        WHERE organization_id = %(org)s AND quarter_start = %(qs)s AND entered_at < %(e)s
+          AND (left_at IS NULL OR left_at >= %(s)s) {where}
+    )"""  # noqa: S608 (only the model's table name and fixed fragments are interpolated)
 
 
 def _classified_sql(org, start: datetime.date, end: datetime.date, scope: Scope) -> tuple[str, dict]:
     """A statement yielding one classified row per opportunity that was in scope during the window:
-    (id, type, entry, entry_amount, exit, exit_amount, delta), `type` being the deal's current type."""
+    (id, type, entry, entry_amount, exit, exit_amount, delta). The first spell says how the deal entered
+    (it was in scope at the start, existed before it, or is new); the last one says how it left (what
+    its next snapshot says, if that came before the end)."""
+    refresh_facts(org)
     params = {"s": _moment(org, start), "e": _moment(org, end + datetime.timedelta(days=1))}
-    in_scope = _in_scope_sql(org, scope, params)
-    events = Opportunity.pgh_event_model._meta.db_table
+    spells = _spells_sql(org, scope, params)
     sql = f"""
-    WITH {in_scope},
-    ev AS (
-        SELECT e.pgh_obj_id AS opp, e.pgh_id, e.pgh_created_at AS at, e.amount, e.status,
-               (e.status = 'open' AND e.close_date BETWEEN %(qs)s AND %(qe)s) AS in_scope,
-               e.pgh_created_at < %(s)s AS before,
-               lead(e.pgh_created_at) OVER (PARTITION BY e.pgh_obj_id ORDER BY e.pgh_created_at, e.pgh_id)
-                   AS next_at
-        FROM {events} e JOIN relevant r ON r.id = e.pgh_obj_id
-        WHERE e.organization_id = %(org)s AND e.pgh_created_at < %(e)s
-    ),
-    seq AS (  -- the state at the start (the last snapshot before it) and every snapshot after
-        SELECT opp, pgh_id, at, amount, status, in_scope, before FROM ev
-        WHERE NOT before OR next_at IS NULL OR next_at >= %(s)s
-    ),
-    ordered AS (
-        SELECT seq.*,
-               lead(status) OVER w AS next_status,
-               lead(amount) OVER w AS next_amount,
-               bool_or(before) OVER (PARTITION BY opp) AS existed
-        FROM seq
-        WINDOW w AS (PARTITION BY opp ORDER BY at, pgh_id)
-    ),
+    WITH {spells},
     first_in AS (
-        SELECT DISTINCT ON (opp) opp, before, amount, existed
-        FROM ordered WHERE in_scope ORDER BY opp, at, pgh_id
+        SELECT DISTINCT ON (opp) opp, type, entered_at, amount, first_seen
+        FROM spells ORDER BY opp, entered_at, snapshot_id
     ),
     last_in AS (
-        SELECT DISTINCT ON (opp) opp, amount, next_status, next_amount
-        FROM ordered WHERE in_scope ORDER BY opp, at DESC, pgh_id DESC
+        SELECT DISTINCT ON (opp) opp, amount, next_amount,
+               CASE WHEN left_at IS NULL OR left_at >= %(e)s THEN 'end'
+                    WHEN next_status IN ('won', 'lost') THEN next_status
+                    ELSE 'pushed' END AS exit
+        FROM spells ORDER BY opp, entered_at DESC, snapshot_id DESC
     ),
     classified AS (
-        SELECT f.opp AS id, r.type,
-               CASE WHEN f.before THEN 'start' WHEN f.existed THEN 'pulled' ELSE 'created' END AS entry,
-               f.amount AS entry_amount,
-               CASE WHEN x.next_status IS NULL THEN 'end'
-                    WHEN x.next_status = 'won' THEN 'won'
-                    WHEN x.next_status = 'lost' THEN 'lost'
-                    ELSE 'pushed' END AS exit,
-               CASE WHEN x.next_status = 'won' THEN x.next_amount ELSE x.amount END AS exit_amount
-        FROM first_in f JOIN last_in x ON x.opp = f.opp JOIN relevant r ON r.id = f.opp
+        SELECT f.opp AS id, f.type,
+               CASE WHEN f.entered_at < %(s)s THEN 'start' WHEN f.first_seen < %(s)s THEN 'pulled'
+                    ELSE 'created' END AS entry,
+               f.amount AS entry_amount, x.exit,
+               CASE WHEN x.exit = 'won' THEN x.next_amount ELSE x.amount END AS exit_amount
+        FROM first_in f JOIN last_in x ON x.opp = f.opp
     )
     SELECT id, type, entry, entry_amount, exit, exit_amount, exit_amount - entry_amount AS delta
     FROM classified
-    """  # noqa: S608 (only the models' table names and fixed fragments are interpolated)
+    """  # noqa: S608 (only the module's own fragments are interpolated)
     return sql, params
 
 
@@ -376,21 +385,15 @@ def goal_scope(scope: Scope) -> Scope:
 
 def open_at(org, *, end: datetime.date, scope: Scope) -> tuple[Decimal, int]:
     """The amount and number of the opportunities in scope at the end of `end`: the waterfall's "end"
-    bucket (each one's latest snapshot then is open and closes in the quarter), read without
+    bucket (each one's snapshot current then is open and closes in the quarter), read without
     classifying the window."""
-    params = {"e": _moment(org, end + datetime.timedelta(days=1))}
-    in_scope = _in_scope_sql(org, scope, params)
-    events = Opportunity.pgh_event_model._meta.db_table
+    refresh_facts(org)
+    moment = _moment(org, end + datetime.timedelta(days=1))
+    params = {"s": moment, "e": moment}
+    spells = _spells_sql(org, scope, params)
     sql = f"""
-    WITH {in_scope},
-    latest AS (
-        SELECT DISTINCT ON (e.pgh_obj_id) e.amount, e.status, e.close_date
-        FROM {events} e JOIN relevant r ON r.id = e.pgh_obj_id
-        WHERE e.organization_id = %(org)s AND e.pgh_created_at < %(e)s
-        ORDER BY e.pgh_obj_id, e.pgh_created_at DESC, e.pgh_id DESC
-    )
-    SELECT coalesce(sum(amount), 0), count(*) FROM latest
-    WHERE status = 'open' AND close_date BETWEEN %(qs)s AND %(qe)s
+    WITH {spells}
+    SELECT coalesce(sum(amount), 0), count(*) FROM spells WHERE left_at IS NULL OR left_at >= %(e)s
     """  # noqa: S608 (the module's own fragments)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -564,7 +567,7 @@ def pipeline_dashboard(query, *, kind: str = "", bucket: str = ""):
 
     parts = ["waterfalls", query.start, query.end, query.compare, scope.filters]
     result, previous, open_now = cached(
-        org, history_version(org), parts, waterfalls, fresh=query.fresh, seconds=CACHE_SECONDS
+        org, refresh_facts(org), parts, waterfalls, fresh=query.fresh, seconds=CACHE_SECONDS
     )
     board = Dashboard(query)
     type_override = {"type": kind} if kind else {}

@@ -33,8 +33,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.measurement import pipeline
+from apps.measurement.models import PipelineSpell
 from apps.measurement.services import rollup
-from apps.records.models import Opportunity
+from apps.records.models import Lead, LifecycleStage, Opportunity
 from apps.strategy.models import Goal
 from tests import factories
 from tests.conftest import api_client_for
@@ -304,7 +305,7 @@ def test_the_definitions_page_defines_the_buckets(org, owner_client):
 
 
 def _waterfall_statements(queries) -> int:
-    return sum("candidates AS" in query["sql"] for query in queries.captured_queries)
+    return sum("spells AS" in query["sql"] for query in queries.captured_queries)
 
 
 def test_the_page_keeps_its_waterfall_until_a_deal_changes(history):
@@ -327,3 +328,64 @@ def test_the_page_keeps_its_waterfall_until_a_deal_changes(history):
         changed, _ = pipeline.build_dashboard(history, MAY)
     assert _waterfall_statements(queries) == 1
     assert changed.extra["waterfall"]["end"] == first.extra["waterfall"]["end"] + 10
+
+
+def _spells(org) -> list[tuple]:
+    fields = [f.attname for f in PipelineSpell._meta.concrete_fields if f.attname not in SPELL_STAMPS]
+    return sorted(PipelineSpell.objects.for_org(org).values_list(*fields))
+
+
+SPELL_STAMPS = {"id", "created_at", "updated_at"}
+
+
+def test_the_rows_of_a_changed_deal_are_rebuilt_alone_and_equal_a_whole_rebuild(history):
+    pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    e = Opportunity.objects.get(organization=history, name="E")
+    change(e, noon(5, 29), amount=460)
+    with CaptureQueriesContext(connection) as queries:
+        result = pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    rebuilt = [
+        q["sql"] for q in queries.captured_queries if "INSERT INTO measurement_pipelinespell" in q["sql"]
+    ]
+    assert len(rebuilt) == 1 and "ANY(" in rebuilt[0]  # E's history only
+    assert float(result.amounts["end"]) == 2280 and result.balanced
+    refreshed = _spells(history)
+    pipeline.rebuild_facts(history)
+    assert _spells(history) == refreshed
+    # E's three snapshots are open in the quarter; the last is current.
+    rows = [r for r in PipelineSpell.objects.for_org(history).filter(opportunity=e).order_by("snapshot_id")]
+    assert [float(r.amount) for r in rows] == [500, 450, 460]
+    assert rows[-1].left_at is None and rows[0].left_at == rows[1].entered_at == noon(5, 20)
+
+
+def test_a_deleted_deal_leaves_the_waterfall(history):
+    before = pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    Opportunity.objects.get(organization=history, name="I").delete()
+    after = pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    assert float(after.amounts["start"]) == float(before.amounts["start"]) - 1000
+    assert float(after.amounts["end"]) == float(before.amounts["end"]) - 1000
+    assert after.balanced
+
+
+def test_a_rollup_brings_the_contacts_channel_into_the_filter(history):
+    stage = LifecycleStage.objects.for_org(history).order_by("order").first()
+    lead = Lead.objects.create(organization=history, email="buyer@example.com", stage=stage, channel="Events")
+    Opportunity.objects.filter(organization=history, name="I").update(primary_contact=lead)
+    web = pipeline.scope_for(history, MAY_31, {"channel": "Web"})
+    assert not any(pipeline.waterfall(history, start=MAY_1, end=MAY_31, scope=web).counts.values())
+    Lead.objects.filter(pk=lead.pk).update(channel="Web")  # the deal writes no snapshot
+    assert not any(pipeline.waterfall(history, start=MAY_1, end=MAY_31, scope=web).counts.values())
+    rollup.rollup(history, full=True)
+    result = pipeline.waterfall(history, start=MAY_1, end=MAY_31, scope=web)
+    assert float(result.amounts["start"]) == float(result.amounts["end"]) == 1000
+
+
+def test_moving_the_fiscal_year_recuts_the_quarters(history):
+    pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    history.fiscal_year_start_month = 2  # quarters Feb-Apr, May-Jul: May 31 is in the second
+    history.save()
+    result = pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    assert (result.scope.quarter_start, result.scope.quarter_end) == (d(5, 1), d(7, 31))
+    assert PipelineSpell.objects.for_org(history).filter(quarter_start=d(5, 1)).exists()
+    assert not PipelineSpell.objects.for_org(history).filter(quarter_start=d(4, 1)).exists()
+    assert result.balanced

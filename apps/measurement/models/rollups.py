@@ -151,6 +151,44 @@ class OpportunityDay(OrgOwned):
         indexes = [models.Index(fields=["organization", "day"], name="oppday_org_day_idx")]
 
 
+class PipelineSpell(OrgOwned):
+    """One open snapshot of an opportunity with a close date, from its history: the deal sat in the
+    pipeline of the fiscal quarter holding that close date from `entered_at` until its next snapshot.
+
+    The pipeline waterfall of any window of a quarter is read from these rows (apps.measurement.pipeline
+    explains how). They are rebuilt per deal as its history grows, and whole on each rollup run;
+    `channel` and `campaign` are the primary contact's as of that rebuild.
+    """
+
+    quarter_start = models.DateField(help_text="The first day of the fiscal quarter holding the close date.")
+    opportunity = models.ForeignKey(
+        "records.Opportunity",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    snapshot_id = models.BigIntegerField(help_text="The history snapshot: orders snapshots of one moment.")
+    entered_at = models.DateTimeField(help_text="When the snapshot was written.")
+    left_at = models.DateTimeField(null=True, blank=True, help_text="When the deal's next snapshot was.")
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    next_status = models.CharField(max_length=10, blank=True, help_text="The next snapshot's status.")
+    next_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    first_seen = models.DateTimeField(help_text="The deal's first snapshot.")
+    type = models.CharField(max_length=20)
+    owner = _owner()
+    channel = models.CharField(max_length=60, blank=True, help_text="The primary contact's channel.")
+    campaign = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "quarter_start", "entered_at"], name="pipelinespell_quarter_idx"
+            ),
+            models.Index(fields=["organization", "opportunity"], name="pipelinespell_deal_idx"),
+        ]
+
+
 class ResponseDay(OrgOwned):
     """Assignments offered on a day: acceptance, rejections, first touches, SLA outcomes."""
 
@@ -233,6 +271,12 @@ class RollupState(OrgOwned):
     full = models.BooleanField(default=False)
     seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    pipeline_through = models.BigIntegerField(
+        null=True, blank=True, help_text="The last deal snapshot the PipelineSpell rows include."
+    )
+    pipeline_fiscal_month = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The fiscal year's first month those rows' quarters were cut by."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization"], name="rollupstate_one_per_org")]

@@ -59,7 +59,7 @@ from django.utils import timezone
 
 from apps.strategy.models import Segment, SegmentObject
 
-from .. import facts
+from .. import facts, pipeline
 from ..attribution import compute as attribution
 from ..models import DirtyDay, RollupState
 
@@ -294,6 +294,7 @@ def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupR
             ("responses", lambda: facts.build_responses(org, None)),
             ("touches", lambda: facts.build_touches(org, None)),
             ("opportunities", lambda: facts.build_opportunities(org)),
+            ("pipeline", lambda: pipeline.rebuild_facts(org)),
             ("attribution", lambda: attribution.rebuild(org, None)),
         ]
         rows = {}
@@ -329,6 +330,7 @@ def _run(org, state, *, full: bool, since, progress: Progress | None) -> RollupR
         rows["funnel by segment"] = rows.get("funnel by segment", 0) + built
     with transaction.atomic():
         rows["opportunities"] = facts.build_opportunities(org)
+    rows["pipeline"] = pipeline.rebuild_facts(org)
     # Attribution is keyed by the opportunity's created day, not by the day of what changed: rebuild the
     # created days of the opportunities whose paths, amounts or dates may have moved.
     with transaction.atomic():
