@@ -35,9 +35,9 @@ The history is read through rollup rows (apps.measurement.models.PipelineSpell):
 one per open snapshot with a close date, carrying the time and content of the
 deal's next snapshot, so a window's classification is one statement over the
 quarter's rows with no window function and no raw event. `refresh_facts`
-brings them up to date before every read: only the deals whose history grew
-since the last refresh are rebuilt (a handful after an edit), and each rollup
-run rebuilds them whole. The filters read the rows' type and owner (a change
+brings them up to date before every read: a trigger marks each deal whose
+history grows (PipelineChange), only marked deals are rebuilt (a handful after
+an edit), and each rollup run rebuilds them whole. The filters read the rows' type and owner (a change
 to either writes a snapshot, so they are current) and the primary contact's
 channel and campaign as of the deal's last change or the last rollup.
 """
@@ -55,7 +55,7 @@ from apps.strategy.fiscal import fiscal_quarter_of, fiscal_quarter_range
 from apps.strategy.models import Goal, GoalMetric
 
 from . import facts, store
-from .models import PipelineSpell, RollupState
+from .models import PipelineChange, PipelineSpell, RollupState
 
 BUCKETS = ("start", "created", "progressed", "regressed", "won", "lost", "pushed", "end")
 BUCKET_LABELS = {
@@ -75,6 +75,8 @@ FILTERS = ("channel", "owner", "team", "campaign", "type")
 # without any deal changing.
 CACHE_SECONDS = 300
 PIPELINE_LOCK = 0x70697065  # the first key of the advisory lock serialising PipelineSpell refreshes
+STATE_FIELDS = ("pipeline_version", "pipeline_fiscal_month")
+TAKE_CHANGES = "DELETE FROM measurement_pipelinechange WHERE organization_id = %s RETURNING opportunity_id"
 # The win rate behind the forecast is measured over this many days before the quarter starts.
 WIN_RATE_DAYS = 365
 
@@ -118,39 +120,38 @@ class Waterfall:
         ]
 
 
-def _latest_snapshot(org) -> int | None:
-    """The organisation's latest deal snapshot (a deletion writes one too)."""
-    events = Opportunity.pgh_event_model.objects.filter(organization_id=org.pk)
-    return events.order_by("-pgh_id").values_list("pgh_id", flat=True).first()
-
-
 def refresh_facts(org, *, whole: bool = False) -> str:
-    """Bring the organisation's PipelineSpell rows up to its latest deal snapshot and return that
-    version (waterfalls are cached under it). Only deals whose history grew since the last refresh are
-    rebuilt; everything is when `whole`, when the rows were never built or when the fiscal year moved.
-    Concurrent callers wait for one another. A snapshot committed out of order while this runs (its id
-    below one already read) waits for its deal's next change or the next rollup run, which rebuilds
-    everything."""
-    wanted = {"pipeline_through": _latest_snapshot(org), "pipeline_fiscal_month": org.fiscal_year_start_month}
-    if not whole and RollupState.objects.filter(organization_id=org.pk).values(*wanted).first() == wanted:
-        return f"deals:{wanted['pipeline_through']}"
+    """Bring the organisation's PipelineSpell rows up to its deals' history and return the version
+    they stand at (waterfalls are cached under it). The deals marked in PipelineChange are rebuilt;
+    everything is when `whole`, when the rows were never built or when the fiscal year moved.
+    Concurrent callers wait for one another."""
+    month = org.fiscal_year_start_month
+    state = RollupState.objects.filter(organization_id=org.pk).values(*STATE_FIELDS).first()
+    if (
+        not whole
+        and state is not None
+        and state["pipeline_fiscal_month"] == month
+        and not PipelineChange.objects.filter(organization_id=org.pk).exists()
+    ):
+        return f"pipeline:{state['pipeline_version']}"
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PIPELINE_LOCK, org.pk])
+            # Only the marks this statement sees: one an uncommitted snapshot is writing stays for later.
+            cursor.execute(TAKE_CHANGES, [org.pk])
+            changed = sorted({row[0] for row in cursor.fetchall()})
         state, _ = RollupState.objects.get_or_create(organization_id=org.pk)
-        latest = _latest_snapshot(org)
-        moved = state.pipeline_fiscal_month != org.fiscal_year_start_month
-        if whole or moved or state.pipeline_through is None:
+        if whole or state.pipeline_fiscal_month != month:
             facts.build_pipeline(org)
-        elif state.pipeline_through != latest:
-            grown = Opportunity.pgh_event_model.objects.filter(
-                organization_id=org.pk, pgh_id__gt=state.pipeline_through, pgh_id__lte=latest
-            )
-            facts.build_pipeline(org, list(grown.values_list("pgh_obj_id", flat=True).distinct()))
+        elif changed:
+            facts.build_pipeline(org, changed)
+        else:  # another caller refreshed them meanwhile
+            return f"pipeline:{state.pipeline_version}"
+        state.pipeline_version += 1
         RollupState.objects.filter(pk=state.pk).update(
-            pipeline_through=latest, pipeline_fiscal_month=org.fiscal_year_start_month
+            pipeline_version=state.pipeline_version, pipeline_fiscal_month=month
         )
-    return f"deals:{latest}"
+    return f"pipeline:{state.pipeline_version}"
 
 
 def rebuild_facts(org) -> int:

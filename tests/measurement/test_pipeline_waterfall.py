@@ -349,6 +349,9 @@ def test_the_rows_of_a_changed_deal_are_rebuilt_alone_and_equal_a_whole_rebuild(
     ]
     assert len(rebuilt) == 1 and "ANY(" in rebuilt[0]  # E's history only
     assert float(result.amounts["end"]) == 2280 and result.balanced
+    with CaptureQueriesContext(connection) as queries:
+        pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    assert not any("measurement_pipelinespell (" in q["sql"] for q in queries.captured_queries)
     refreshed = _spells(history)
     pipeline.rebuild_facts(history)
     assert _spells(history) == refreshed
@@ -356,6 +359,25 @@ def test_the_rows_of_a_changed_deal_are_rebuilt_alone_and_equal_a_whole_rebuild(
     rows = [r for r in PipelineSpell.objects.for_org(history).filter(opportunity=e).order_by("snapshot_id")]
     assert [float(r.amount) for r in rows] == [500, 450, 460]
     assert rows[-1].left_at is None and rows[0].left_at == rows[1].entered_at == noon(5, 20)
+
+
+def test_a_snapshot_committed_after_a_later_one_is_still_counted(history):
+    """A transaction can commit its snapshot after another's with a higher id has been read: the mark
+    its trigger writes is taken by the next refresh, not skipped by an id watermark."""
+    pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    i = Opportunity.objects.get(organization=history, name="I")
+    table, columns = Event._meta.db_table, [f.column for f in Event._meta.concrete_fields]
+    values = [{"pgh_id": "-1", "status": "'lost'", "pgh_created_at": "%s"}.get(c, c) for c in columns]
+    with pgtrigger.ignore("records.OpportunityEvent:append_only"), connection.cursor() as cursor:
+        cursor.execute(  # lost on May 15, with an id below every other snapshot
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {table} "
+            "WHERE pgh_id = (SELECT min(pgh_id) FROM records_opportunityevent WHERE pgh_obj_id = %s)",
+            [noon(5, 15), i.pk],
+        )
+    result = pipeline.waterfall(history, start=MAY_1, end=MAY_31)
+    assert float(result.amounts["lost"]) == 300 + 1000
+    assert float(result.amounts["end"]) == 2270 - 1000
+    assert result.balanced
 
 
 def test_a_deleted_deal_leaves_the_waterfall(history):

@@ -189,6 +189,23 @@ class PipelineSpell(OrgOwned):
         ]
 
 
+class PipelineChange(OrgOwned):
+    """A deal whose history grew since its PipelineSpell rows were built.
+
+    A trigger on the history table writes one per deal and statement, in the writing transaction
+    (migration 0007), and the next refresh deletes the rows it can see and rebuilds their deals. A
+    snapshot still uncommitted during a refresh leaves its row for the next one, so no change is lost
+    whatever order transactions commit in."""
+
+    opportunity = models.ForeignKey(
+        "records.Opportunity",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+
 class ResponseDay(OrgOwned):
     """Assignments offered on a day: acceptance, rejections, first touches, SLA outcomes."""
 
@@ -271,8 +288,8 @@ class RollupState(OrgOwned):
     full = models.BooleanField(default=False)
     seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
-    pipeline_through = models.BigIntegerField(
-        null=True, blank=True, help_text="The last deal snapshot the PipelineSpell rows include."
+    pipeline_version = models.PositiveIntegerField(
+        default=0, help_text="Counts the refreshes that changed PipelineSpell rows (waterfalls cache by it)."
     )
     pipeline_fiscal_month = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The fiscal year's first month those rows' quarters were cut by."
