@@ -29,6 +29,17 @@ def _owner():
     )
 
 
+def _deal():
+    """An opportunity id, kept without a constraint like `owner` (the deal may be deleted since)."""
+    return models.ForeignKey(
+        "records.Opportunity",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+
 class FunnelDay(OrgOwned):
     """Entries into and exits out of a lifecycle stage on a day."""
 
@@ -161,13 +172,7 @@ class PipelineSpell(OrgOwned):
     """
 
     quarter_start = models.DateField(help_text="The first day of the fiscal quarter holding the close date.")
-    opportunity = models.ForeignKey(
-        "records.Opportunity",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    opportunity = _deal()
     snapshot_id = models.BigIntegerField(help_text="The history snapshot: orders snapshots of one moment.")
     entered_at = models.DateTimeField(help_text="When the snapshot was written.")
     left_at = models.DateTimeField(null=True, blank=True, help_text="When the deal's next snapshot was.")
@@ -197,13 +202,7 @@ class PipelineChange(OrgOwned):
     snapshot still uncommitted during a refresh leaves its row for the next one, so no change is lost
     whatever order transactions commit in."""
 
-    opportunity = models.ForeignKey(
-        "records.Opportunity",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    opportunity = _deal()
 
 
 class ResponseDay(OrgOwned):
