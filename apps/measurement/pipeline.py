@@ -197,7 +197,7 @@ def _filter_sql(org, filters: dict, params: dict) -> str:
 def _spells_sql(org, scope: Scope, params: dict) -> str:
     """The CTE `spells`: the scope's in-quarter snapshots written before the moment %(e)s that were
     still current at the moment %(s)s or later, i.e. the deal was in scope at some time of the window."""
-    params.update({"org": org.pk, "qs": scope.quarter_start, "qe": scope.quarter_end})
+    params.update({"org": org.pk, "qs": scope.quarter_start})
     where = _filter_sql(org, scope.filters, params)
     return f"""
     spells AS (

@@ -225,21 +225,8 @@ class StageEvent(OrgOwned):
         ]
 
 
-# The pipeline waterfall reads this history; its cache is keyed by the organisation's latest snapshot.
-@pghistory.track(
-    meta={
-        "indexes": [
-            models.Index(fields=["organization", "-pgh_id"], name="opportunityevent_org_idx"),
-            # The waterfall's first step: which deals were ever open with a close date in the quarter.
-            models.Index(
-                fields=["organization", "close_date"],
-                include=["pgh_obj", "pgh_created_at"],
-                condition=models.Q(status="open"),
-                name="opportunityevent_open_idx",
-            ),
-        ]
-    }
-)
+# The pipeline waterfall's rollup rows are built from this history (apps.measurement.facts.build_pipeline).
+@pghistory.track()
 class Opportunity(OrgOwned):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
