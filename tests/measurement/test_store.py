@@ -1,13 +1,17 @@
 """The fact reader's frames: a row for every period (and group), groups sorted with blanks last, rows
-falling on one period summed. Every metric is computed from these frames."""
+falling on one period summed; and the ratios metrics divide them with. Every metric is computed from
+these."""
 
 import datetime
 import itertools
 import math
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from apps.measurement import store
+from apps.measurement.metrics.catalogue import _ratio
 
 # Weeks from a Wednesday: the first period is clipped to Mar 4, then the Mondays Mar 9 and Mar 16.
 WINDOW = store.Window(datetime.date(2026, 3, 4), datetime.date(2026, 3, 20), "week")
@@ -56,3 +60,24 @@ def test_ungrouped_frame_has_one_row_a_period():
     whole = store._frame(store.Window(WINDOW.start, WINDOW.end, None), rows, ["n"], None)
     assert list(whole.index) == [WINDOW.start]
     assert whole["n"].tolist() == [3]
+
+
+def test_a_ratio_is_missing_where_nothing_divides():
+    index = pd.Index(PERIODS, name="period")
+    reached = pd.Series([1.0, 0.0, 3.0], index=index)
+    entered = pd.Series([4.0, 0.0, 0.0], index=index)
+    result = _ratio(reached, entered, 100)
+    assert result.index.equals(index)
+    assert result.iloc[0] == 25
+    assert math.isnan(result.iloc[1]) and math.isnan(result.iloc[2])  # 0 / 0 and 3 / 0
+    scaled = _ratio(reached, pd.Series([2.0, 1.0, 1.0], index=index), np.array([1.0, 2.0, 3.0]))
+    assert scaled.tolist() == [0.5, 0.0, 9.0]
+
+
+def test_a_ratio_of_groups_counts_a_missing_group_as_zero():
+    reached = pd.Series([2.0], index=pd.Index(["Ads"], name="group"))
+    entered = pd.Series([4.0, 5.0], index=pd.Index(["Ads", "Events"], name="group"))
+    result = _ratio(reached, entered)
+    assert result.to_dict() == {"Ads": 0.5, "Events": 0.0}
+    with pytest.raises(ValueError):
+        _ratio(reached, entered, np.array([1.0, 2.0]))

@@ -113,12 +113,14 @@ def _sums(q: Query, table: str, measures: list[str]) -> pd.DataFrame:
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series, scale=1.0) -> pd.Series:
-    """numerator / denominator x scale (a number, or an array as long as both), NaN where the
-    denominator is 0 (a group only one of them has counts 0).
+    """numerator / denominator x scale, NaN where the denominator is 0 (a group only one of them has
+    counts 0). `scale` is a number, or an array in the order of an index both series share.
 
     Divided as arrays: a page computes dozens of these over one or a few periods, where pandas'
     aligned arithmetic cost many times the division."""
     if not numerator.index.equals(denominator.index):
+        if np.ndim(scale):
+            raise ValueError("an array scale needs both series on the same index")
         numerator, denominator = numerator.align(denominator, fill_value=0.0)
     top, bottom = numerator.to_numpy(dtype=float), denominator.to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
