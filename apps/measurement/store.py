@@ -352,7 +352,7 @@ def _frame(window: Window, rows: list[dict], measures: list[str], group_by: str 
         index = _group_index(window, groups)
     else:
         keys = periods
-        index = _period_index(window)
+        index = _period_index(window).view()  # its own object: renaming it leaves the shared one alone
     zeros = [0.0] * len(measures)
     values = np.array([totals.get(key, zeros) for key in keys], dtype=float).reshape(len(keys), len(measures))
     return pd.DataFrame(values, index=index, columns=measures)
